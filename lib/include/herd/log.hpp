@@ -1,0 +1,28 @@
+// One log file per server, one line per event with a UTC timestamp. Only
+// spdlog's forward declaration is here, to keep its headers out of the
+// library's public ones.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace spdlog {
+class logger;
+}
+
+namespace herd {
+
+// <dir>/<server>.log, created with its directory if missing; appends.
+std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir);
+
+// Discards everything; for tests that do not read the log.
+std::shared_ptr<spdlog::logger> make_null_log(const std::string& server);
+
+// Client bytes as one printable log line: '\r', '\t', '\v', '\f', '\n', '\\'
+// and other non-printable bytes are escaped, so no client can forge or
+// split a log line.
+std::string escape_for_log(std::string_view bytes);
+
+} // namespace herd

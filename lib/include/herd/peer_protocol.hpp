@@ -1,0 +1,58 @@
+// The peer port's own protocol, as pure functions. Records travel as the
+// AT lines clients were answered with; before any is believed, the two
+// servers prove membership of the herd to each other:
+//
+//   acceptor -> "HERD herd/1 CHALLENGE <acceptor> <nonce_a>"
+//   dialer   -> "HERD herd/1 HELLO <dialer> <nonce_d> <proof_d>"
+//   acceptor -> "HERD herd/1 WELCOME <proof_a>"   (or "HERD herd/1 REFUSED <reason>")
+//   dialer   -> "AT ..." lines, one record each, for as long as the link lives
+//
+// A proof is HMAC-SHA256 over both names, both nonces and the role, keyed
+// with the herd's shared secret, so neither side's proof can be replayed as
+// the other's nor on another connection. With no secret configured the
+// proofs are "-" and only the names are checked (docs/protocol.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace herd::peer {
+
+inline constexpr std::string_view version = "herd/1";
+inline constexpr std::size_t max_handshake_line = 512;
+
+struct challenge {
+    std::string_view acceptor;
+    std::string_view nonce;
+};
+
+struct hello {
+    std::string_view dialer;
+    std::string_view nonce;
+    std::string_view proof;
+};
+
+enum class role { dialer, acceptor };
+
+// 128 random bits from OpenSSL, as hex.
+std::string make_nonce();
+
+// The proof `who` sends; "-" when there is no secret.
+std::string make_proof(const std::optional<std::string>& secret, role who, std::string_view acceptor,
+                       std::string_view dialer, std::string_view nonce_a, std::string_view nonce_d);
+
+// Constant-time comparison, so a forger learns nothing from timing.
+bool proofs_equal(std::string_view expected, std::string_view received) noexcept;
+
+std::string format_challenge(std::string_view acceptor, std::string_view nonce);
+std::string format_hello(std::string_view dialer, std::string_view nonce, std::string_view proof);
+std::string format_welcome(std::string_view proof);
+std::string format_refused(std::string_view reason);
+
+std::optional<challenge> parse_challenge(std::string_view line) noexcept;
+std::optional<hello> parse_hello(std::string_view line) noexcept;
+// The acceptor's proof from a WELCOME line; nothing for REFUSED or garbage.
+std::optional<std::string_view> parse_welcome(std::string_view line) noexcept;
+
+} // namespace herd::peer

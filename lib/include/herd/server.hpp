@@ -1,0 +1,85 @@
+// One server of the herd on one io_context: the twin of the prototype's
+// `asyncio.start_server(handle_connection, ...)` plus its propagation
+// coroutine and the peer port. The coroutines themselves live in
+// lib/src/server.cpp and lib/src/peer_link.cpp; this header keeps Asio out
+// of everything that includes it.
+#pragma once
+
+#include "herd/location_store.hpp"
+#include "herd/places.hpp"
+#include "herd/topology.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace boost::asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace herd {
+
+struct server_options {
+    std::shared_ptr<places_source> places;  // required
+    std::shared_ptr<spdlog::logger> log;    // required: make_server_log or make_null_log
+    // Nanoseconds since the epoch; the skew in AT replies is taken from it.
+    std::function<std::int64_t()> clock;    // default: the system clock
+    std::chrono::milliseconds places_timeout{5000};
+    // How often a link to a neighbour that is down is tried again when
+    // there is nothing to send. A record to send tries at once.
+    std::chrono::milliseconds reconnect_interval{1000};
+    // Called after every change to the store, from the io_context's thread.
+    std::function<void(const location_record&)> on_stored;
+};
+
+// Counters for tests and, later, the admin endpoint.
+struct server_stats {
+    std::uint64_t client_connections = 0;
+    std::uint64_t iamat = 0;
+    std::uint64_t whatsat = 0;
+    std::uint64_t invalid = 0;
+    std::uint64_t peer_links_accepted = 0;
+    std::uint64_t peer_links_refused = 0;
+    std::uint64_t peer_records_received = 0;  // valid AT lines from neighbours
+    std::uint64_t peer_records_stored = 0;    // ... that changed the store
+    std::uint64_t peer_records_sent = 0;
+    std::uint64_t peer_records_dropped = 0;   // a neighbour was down or too slow
+};
+
+std::int64_t system_clock_ns();
+
+class server {
+public:
+    // Binds the client and peer ports at once, so a port in use is reported
+    // before anything runs (std::system_error). `name` must be in `herd`.
+    server(boost::asio::io_context& io, const topology& herd, std::string_view name, server_options options);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Spawns the accept loops and one link per neighbour on the io_context.
+    void start();
+
+    // Stops accepting, closes every connection and link; the coroutines end
+    // as the io_context runs them, and run() returns once they have.
+    void stop();
+
+    const std::string& name() const noexcept;
+    std::uint16_t client_port() const noexcept;
+    std::uint16_t peer_port() const noexcept;
+    const location_store& store() const noexcept;
+    const server_stats& stats() const noexcept;
+
+    struct state;
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+} // namespace herd

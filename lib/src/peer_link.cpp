@@ -1,0 +1,211 @@
+#include "peer_link.hpp"
+
+#include "detail/line_io.hpp"
+#include "detail/within.hpp"
+#include "herd/peer_protocol.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/logger.h>
+
+namespace herd {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using detail::use_tuple;
+
+namespace {
+constexpr auto handshake_time_limit = std::chrono::seconds(2);
+constexpr std::size_t queue_capacity = 4096;
+constexpr std::size_t max_batch_bytes = 64 * 1024;
+} // namespace
+
+peer_link::peer_link(std::shared_ptr<server::state> owner, const server_config& neighbour)
+    : owner_(std::move(owner)), neighbour_(neighbour), queue_(owner_->executor, queue_capacity),
+      socket_(owner_->executor), retry_(owner_->executor)
+{
+}
+
+void peer_link::start()
+{
+    auto self = shared_from_this();
+    asio::co_spawn(owner_->executor, [self]() { return self->run(); },
+                   log_failure(owner_->log, "link to " + neighbour_.name));
+}
+
+void peer_link::stop()
+{
+    stopped_ = true;
+    queue_.close();
+    retry_.cancel();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+bool peer_link::post(std::shared_ptr<const std::string> at_line)
+{
+    return queue_.try_send(boost::system::error_code{}, std::move(at_line));
+}
+
+void peer_link::note_down(const std::string& why)
+{
+    if (why != last_failure_) {
+        owner_->log->warn("peer link to {} ({}:{}) down: {}", neighbour_.name, neighbour_.host,
+                          neighbour_.peer_port, why);
+        last_failure_ = why;
+    }
+}
+
+asio::awaitable<void> peer_link::run()
+{
+    using namespace asio::experimental::awaitable_operators;
+    std::shared_ptr<const std::string> pending;
+    while (!stopped_) {
+        if (co_await connect()) {
+            last_failure_.clear();
+            owner_->log->info("peer link to {} open", neighbour_.name);
+            auto send = send_records(std::move(pending));
+            auto watch = watch_for_close();
+            co_await (std::move(send) || std::move(watch));
+            boost::system::error_code ignored;
+            socket_.close(ignored);
+            if (stopped_) {
+                break;
+            }
+            owner_->log->info("peer link to {} closed", neighbour_.name);
+            last_failure_ = "closed";
+        } else if (pending) {
+            ++owner_->stats.peer_records_dropped;
+            owner_->log->warn("peer link to {} down: dropped {}", neighbour_.name, *pending);
+            pending.reset();
+        }
+        if (stopped_) {
+            break;
+        }
+        // Down: try again when there is a record to send, or after the
+        // interval so a neighbour that comes back is linked within it.
+        retry_.expires_after(owner_->options.reconnect_interval);
+        auto receive = queue_.async_receive(use_tuple);
+        auto wait = retry_.async_wait(use_tuple);
+        auto woken = co_await (std::move(receive) || std::move(wait));
+        if (woken.index() == 0) {
+            auto [ec, record] = std::get<0>(std::move(woken));
+            if (ec) {
+                break; // the queue was closed: stopping
+            }
+            pending = std::move(record);
+        }
+    }
+}
+
+asio::awaitable<bool> peer_link::connect()
+{
+    const std::string& me = owner_->me.name;
+    tcp::resolver resolver(owner_->executor);
+    auto resolve = resolver.async_resolve(neighbour_.host, std::to_string(neighbour_.peer_port), use_tuple);
+    auto resolved = co_await detail::within(std::move(resolve), handshake_time_limit);
+    if (!resolved || std::get<0>(*resolved)) {
+        note_down("cannot resolve " + neighbour_.host);
+        co_return false;
+    }
+    auto dial = asio::async_connect(socket_, std::get<1>(*resolved), use_tuple);
+    auto dialed = co_await detail::within(std::move(dial), handshake_time_limit);
+    if (!dialed || std::get<0>(*dialed)) {
+        note_down(dialed ? std::get<0>(*dialed).message() : "connect timed out");
+        co_return false;
+    }
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+
+    detail::line_reader reader;
+    auto challenge_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
+    auto challenge = challenge_line ? peer::parse_challenge(*challenge_line) : std::nullopt;
+    if (!challenge) {
+        note_down("no valid challenge from the peer port");
+        co_return false;
+    }
+    if (challenge->acceptor != neighbour_.name) {
+        note_down("the peer port answers as " + std::string(challenge->acceptor));
+        co_return false;
+    }
+    const std::string nonce = peer::make_nonce();
+    const auto& secret = owner_->herd.secret;
+    const std::string proof =
+        peer::make_proof(secret, peer::role::dialer, neighbour_.name, me, challenge->nonce, nonce);
+    if (!co_await detail::write_line(socket_, peer::format_hello(me, nonce, proof), handshake_time_limit)) {
+        note_down("could not send hello");
+        co_return false;
+    }
+    auto welcome_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
+    auto their_proof = welcome_line ? peer::parse_welcome(*welcome_line) : std::nullopt;
+    if (!their_proof) {
+        note_down(welcome_line ? "refused: " + *welcome_line : "no answer to hello");
+        ++owner_->stats.peer_links_refused;
+        co_return false;
+    }
+    const std::string expected =
+        peer::make_proof(secret, peer::role::acceptor, neighbour_.name, me, challenge->nonce, nonce);
+    if (!peer::proofs_equal(expected, *their_proof)) {
+        note_down("its proof of membership does not match (is the same secret set on both?)");
+        ++owner_->stats.peer_links_refused;
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<void> peer_link::send_records(std::shared_ptr<const std::string> first)
+{
+    std::string batch;
+    std::size_t count = 0;
+    auto add = [&](const std::shared_ptr<const std::string>& record) {
+        batch += *record;
+        batch += '\n';
+        ++count;
+    };
+    if (first) {
+        add(first);
+    }
+    for (;;) {
+        if (batch.empty()) {
+            auto [ec, record] = co_await queue_.async_receive(use_tuple);
+            if (ec) {
+                co_return;
+            }
+            add(record);
+        }
+        // A burst of records goes out in one write.
+        while (batch.size() < max_batch_bytes &&
+               queue_.try_receive([&](boost::system::error_code ec, std::shared_ptr<const std::string> record) {
+                   if (!ec) {
+                       add(record);
+                   }
+               })) {
+        }
+        auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(batch), use_tuple);
+        if (ec) {
+            owner_->stats.peer_records_dropped += count;
+            owner_->log->warn("peer link to {}: {} records lost: {}", neighbour_.name, count, ec.message());
+            co_return;
+        }
+        owner_->stats.peer_records_sent += count;
+        batch.clear();
+        count = 0;
+    }
+}
+
+asio::awaitable<void> peer_link::watch_for_close()
+{
+    // The acceptor sends nothing after WELCOME; reading is how we learn at
+    // once that it went away, rather than at the next write.
+    std::array<char, 256> sink{};
+    for (;;) {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(sink), use_tuple);
+        if (ec) {
+            co_return;
+        }
+    }
+}
+
+} // namespace herd

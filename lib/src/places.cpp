@@ -1,0 +1,34 @@
+#include "herd/places.hpp"
+
+#include "herd/json_pretty.hpp"
+
+#include <boost/json.hpp>
+
+namespace herd {
+
+boost::json::object places_error(std::string_view status, std::string_view message)
+{
+    boost::json::object answer;
+    answer["error_message"] = message;
+    answer["html_attributions"] = boost::json::array();
+    answer["results"] = boost::json::array();
+    answer["status"] = status;
+    return answer;
+}
+
+void limit_results(boost::json::object& answer, unsigned bound)
+{
+    if (auto* results = answer.if_contains("results"); results != nullptr && results->is_array()) {
+        auto& list = results->get_array();
+        if (list.size() > bound) {
+            list.erase(list.begin() + bound, list.end());
+        }
+    }
+}
+
+std::string format_places(const boost::json::object& answer)
+{
+    return fold_newlines(pretty_json(answer));
+}
+
+} // namespace herd

@@ -1,0 +1,338 @@
+// The client side of a server: the accept loop (start_server) and one
+// handle_connection coroutine per client, with handle_iamat and
+// handle_whatsat behind it. Read these beside the prototype's functions of
+// the same names in reference/python/server.py.
+#include "herd/server.hpp"
+
+#include "detail/within.hpp"
+#include "herd/detail/line_reader.hpp"
+#include "herd/log.hpp"
+#include "peer_link.hpp"
+#include "peer_server.hpp"
+#include "server_state.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace herd {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using detail::use_tuple;
+
+std::int64_t system_clock_ns()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string describe(const tcp::socket& socket)
+{
+    boost::system::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    return ec ? std::string("(gone)") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+std::function<void(std::exception_ptr)> log_failure(std::shared_ptr<spdlog::logger> log, std::string what)
+{
+    return [log = std::move(log), what = std::move(what)](std::exception_ptr failure) {
+        if (!failure) {
+            return;
+        }
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            log->error("{} failed: {}", what, e.what());
+        }
+    };
+}
+
+asio::awaitable<void> start_server(std::shared_ptr<server::state> self, tcp::acceptor& acceptor,
+                                   connection_handler handle, std::string what)
+{
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (self->stopped) {
+            co_return;
+        }
+        if (ec) {
+            // Out of descriptors, most likely: pause rather than spin.
+            self->log->warn("{} accept failed: {}", what, ec.message());
+            asio::steady_timer pause(self->executor, std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        asio::co_spawn(self->executor, handle(self, std::move(socket)), log_failure(self->log, what + " connection"));
+    }
+}
+
+server::state::state(asio::io_context& io, const topology& herd_, const server_config& me_, server_options options_)
+    : executor(io.get_executor()), herd(herd_), me(me_), options(std::move(options_)), log(options.log),
+      client_acceptor(io), peer_acceptor(io), flush_timer(io)
+{
+}
+
+location_store::outcome server::state::store_and_propagate(std::string_view client, location_record record,
+                                                           std::string_view came_from)
+{
+    const auto outcome = store.update(client, std::move(record));
+    if (outcome != location_store::outcome::stored) {
+        return outcome;
+    }
+    const location_record& kept = *store.find(client);
+    if (options.on_stored) {
+        options.on_stored(kept);
+    }
+    // One copy of the line, shared by every neighbour's queue.
+    auto line = std::make_shared<const std::string>(kept.at_line);
+    for (auto& [name, link] : links) {
+        if (name != came_from && !link->post(line)) {
+            ++stats.peer_records_dropped;
+            log->warn("peer link to {}: queue full, dropped {}", name, *line);
+        }
+    }
+    return outcome;
+}
+
+namespace {
+
+std::string handle_iamat(server::state& self, const iamat_command& cmd, std::int64_t now_ns)
+{
+    ++self.stats.iamat;
+    std::string at_line = format_at(self.me.name, now_ns - cmd.time_ns, cmd);
+    location_record record{at_line, cmd.time_ns, cmd.where, static_cast<std::uint16_t>(self.me.name.size())};
+    // A stale IAMAT still gets its AT reply; it just neither replaces the
+    // stored record nor travels.
+    self.store_and_propagate(cmd.client, std::move(record), {});
+    return at_line;
+}
+
+asio::awaitable<boost::json::object> search_places(std::shared_ptr<places_source> source, places_query query)
+{
+    try {
+        co_return co_await source->nearby_search(std::move(query));
+    } catch (const std::exception& e) {
+        co_return places_error("UNKNOWN_ERROR", std::string("the places source failed: ") + e.what());
+    }
+}
+
+// Never fails and never takes longer than the configured time-out: the
+// client gets a reply in the usual shape whatever the source does.
+asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> self, places_query query)
+{
+    const auto started = std::chrono::steady_clock::now();
+    const std::string what = fmt::format("places {:.6f},{:.6f} radius {} m bound {}", query.where.lat,
+                                         query.where.lng, query.radius_metres, query.bound);
+    auto search = search_places(self->options.places, std::move(query));
+    auto answer = co_await detail::within(std::move(search), self->options.places_timeout);
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (!answer) {
+        self->log->warn("{}: no answer within {} ms", what, self->options.places_timeout.count());
+        co_return places_error("UNKNOWN_ERROR", "the places source did not answer in time");
+    }
+    const auto* status = answer->if_contains("status");
+    const auto* results = answer->if_contains("results");
+    self->log->info("{}: {} with {} results in {:.3f} ms", what,
+                    status != nullptr && status->is_string() ? std::string_view(status->get_string()) : "no status",
+                    results != nullptr && results->is_array() ? results->get_array().size() : 0, ms);
+    co_return std::move(*answer);
+}
+
+asio::awaitable<void> handle_whatsat(std::shared_ptr<server::state> self, const whatsat_command& cmd,
+                                     std::string_view line, std::string& replies)
+{
+    ++self->stats.whatsat;
+    const location_record* record = self->store.find(cmd.client);
+    if (record == nullptr) {
+        ++self->stats.invalid;
+        append_invalid(replies, line);
+        co_return;
+    }
+    // Copied before the await: the record may be replaced meanwhile.
+    std::string at_line = record->at_line;
+    places_query query{record->where, cmd.within.metres, cmd.within.km, cmd.bound};
+    auto answer = co_await ask_places(self, std::move(query));
+    limit_results(answer, cmd.bound);
+    replies += at_line;
+    replies += '\n';
+    replies += format_places(answer);
+    replies += "\n\n";
+}
+
+asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
+{
+    socket_registration registration(*self, socket);
+    const std::string client = describe(socket);
+    ++self->stats.client_connections;
+    self->log->info("client {} connected", client);
+    detail::line_reader reader;
+    std::string replies;
+    bool more = true;
+    while (more) {
+        auto space = reader.prepare();
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        reader.commit(n);
+        if (ec == asio::error::eof) {
+            reader.finish(); // a last line with no '\n' is still a command
+            more = false;
+        } else if (ec) {
+            self->log->info("client {} gone: {}", client, ec.message());
+            co_return;
+        }
+        // The skew is taken from when the bytes arrived, once per read.
+        const std::int64_t now_ns = self->options.clock();
+        // Every complete line in the buffer is answered, in order, and the
+        // replies go out together in one write.
+        while (auto line = reader.next_line()) {
+            self->log->info("client {} < {}", client, escape_for_log(*line));
+            const std::size_t before = replies.size();
+            const command cmd = parse_command(*line);
+            if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
+                replies += handle_iamat(*self, *iamat, now_ns);
+                replies += '\n';
+            } else if (const auto* whatsat = std::get_if<whatsat_command>(&cmd)) {
+                co_await handle_whatsat(self, *whatsat, *line, replies);
+            } else if (std::holds_alternative<invalid_line>(cmd)) {
+                ++self->stats.invalid;
+                append_invalid(replies, *line);
+            }
+            if (replies.size() > before) {
+                self->log->info("client {} > {}", client,
+                                escape_for_log(std::string_view(replies).substr(before)));
+            }
+        }
+        if (!replies.empty()) {
+            auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(replies), use_tuple);
+            if (write_ec) {
+                self->log->info("client {} gone before its replies: {}", client, write_ec.message());
+                co_return;
+            }
+            replies.clear();
+        }
+    }
+    self->log->info("client {} done", client);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+asio::awaitable<void> flush_log_periodically(std::shared_ptr<server::state> self)
+{
+    while (!self->stopped) {
+        self->flush_timer.expires_after(std::chrono::milliseconds(500));
+        co_await self->flush_timer.async_wait(use_tuple);
+        self->log->flush();
+    }
+}
+
+tcp::endpoint resolve_for_bind(asio::io_context& io, const std::string& host, std::uint16_t port)
+{
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive);
+    return results.begin()->endpoint();
+}
+
+void listen_on(tcp::acceptor& acceptor, asio::io_context& io, const std::string& host, std::uint16_t port,
+               const std::string& what)
+{
+    try {
+        const auto endpoint = resolve_for_bind(io, host, port);
+        acceptor.open(endpoint.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor.bind(endpoint);
+        acceptor.listen();
+    } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen for " + what + " on " + host + ":" + std::to_string(port) + ": " +
+                                 e.code().message());
+    }
+}
+
+} // namespace
+
+server::server(asio::io_context& io, const topology& herd, std::string_view name, server_options options)
+{
+    const server_config* me = herd.find(name);
+    if (me == nullptr) {
+        throw std::invalid_argument("no server named \"" + std::string(name) + "\" (known: " + herd.names() + ")");
+    }
+    if (!options.places || !options.log) {
+        throw std::invalid_argument("server_options needs places and log");
+    }
+    if (!options.clock) {
+        options.clock = system_clock_ns;
+    }
+    state_ = std::make_shared<state>(io, herd, *me, std::move(options));
+    listen_on(state_->client_acceptor, io, me->host, me->port, "clients");
+    // Without a shared secret nothing proves a peer is a member, so the
+    // peer port is kept off the network.
+    listen_on(state_->peer_acceptor, io, herd.secret ? me->host : "127.0.0.1", me->peer_port, "peers");
+}
+
+server::~server() { stop(); }
+
+void server::start()
+{
+    auto& s = *state_;
+    std::string neighbours;
+    for (const auto& n : s.me.neighbors) {
+        neighbours += neighbours.empty() ? n : ", " + n;
+    }
+    s.log->info("{} starting: clients on {}:{}, peers on {}:{}, neighbours {}, places {}", s.me.name, s.me.host,
+                client_port(), s.herd.secret ? s.me.host : "127.0.0.1", peer_port(),
+                neighbours.empty() ? "none" : neighbours, s.options.places->describe());
+    if (s.herd.secret) {
+        s.log->info("peers prove membership with the shared secret from {}", s.herd.secret_origin);
+    } else {
+        s.log->warn("no shared secret configured: peers are not authenticated, peer port on loopback only");
+    }
+    asio::co_spawn(s.executor, start_server(state_, s.client_acceptor, handle_connection, "client"),
+                   log_failure(s.log, "client accept loop"));
+    asio::co_spawn(s.executor, start_server(state_, s.peer_acceptor, handle_peer, "peer"),
+                   log_failure(s.log, "peer accept loop"));
+    asio::co_spawn(s.executor, flush_log_periodically(state_), log_failure(s.log, "log flusher"));
+    for (const auto& name : s.me.neighbors) {
+        auto link = std::make_shared<peer_link>(state_, *s.herd.find(name));
+        s.links.emplace(name, link);
+        link->start();
+    }
+}
+
+void server::stop()
+{
+    auto& s = *state_;
+    if (s.stopped) {
+        return;
+    }
+    s.stopped = true;
+    s.log->info("{} stopping", s.me.name);
+    boost::system::error_code ignored;
+    s.client_acceptor.close(ignored);
+    s.peer_acceptor.close(ignored);
+    for (auto* socket : s.sockets) {
+        socket->close(ignored);
+    }
+    // The links hold the state alive; letting go of them here ends the cycle.
+    for (auto& [name, link] : s.links) {
+        link->stop();
+    }
+    s.links.clear();
+    s.flush_timer.cancel();
+    s.log->flush();
+}
+
+const std::string& server::name() const noexcept { return state_->me.name; }
+std::uint16_t server::client_port() const noexcept { return state_->client_acceptor.local_endpoint().port(); }
+std::uint16_t server::peer_port() const noexcept { return state_->peer_acceptor.local_endpoint().port(); }
+const location_store& server::store() const noexcept { return state_->store; }
+const server_stats& server::stats() const noexcept { return state_->stats; }
+
+} // namespace herd

@@ -1,0 +1,74 @@
+// What the server's coroutines share. Private to the library: the public
+// face is herd/server.hpp.
+#pragma once
+
+#include "herd/server.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <unordered_set>
+
+namespace herd {
+
+class peer_link;
+
+struct server::state : std::enable_shared_from_this<server::state> {
+    state(boost::asio::io_context& io, const topology& herd, const server_config& me, server_options options);
+
+    boost::asio::any_io_executor executor;
+    topology herd;
+    server_config me;
+    server_options options;
+    std::shared_ptr<spdlog::logger> log;
+    location_store store;
+    server_stats stats;
+    boost::asio::ip::tcp::acceptor client_acceptor;
+    boost::asio::ip::tcp::acceptor peer_acceptor;
+    boost::asio::steady_timer flush_timer;
+    std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;
+    // Open connections, so stop() can close them all.
+    std::unordered_set<boost::asio::ip::tcp::socket*> sockets;
+    bool stopped = false;
+
+    // Store a record; if it changed the store, hand it to every neighbour's
+    // link but the one it came from. The twin of the prototype's propagate().
+    location_store::outcome store_and_propagate(std::string_view client, location_record record,
+                                                 std::string_view came_from);
+};
+
+// Keeps a connection's socket in state::sockets while its coroutine runs.
+class socket_registration {
+public:
+    socket_registration(server::state& s, boost::asio::ip::tcp::socket& socket) : state_(s), socket_(&socket)
+    {
+        state_.sockets.insert(socket_);
+    }
+    ~socket_registration() { state_.sockets.erase(socket_); }
+    socket_registration(const socket_registration&) = delete;
+    socket_registration& operator=(const socket_registration&) = delete;
+
+private:
+    server::state& state_;
+    boost::asio::ip::tcp::socket* socket_;
+};
+
+using connection_handler = boost::asio::awaitable<void> (*)(std::shared_ptr<server::state>,
+                                                            boost::asio::ip::tcp::socket);
+
+// The twin of asyncio.start_server: accepts on `acceptor` and runs
+// `handle` for each connection, until the server stops.
+boost::asio::awaitable<void> start_server(std::shared_ptr<server::state> self,
+                                          boost::asio::ip::tcp::acceptor& acceptor, connection_handler handle,
+                                          std::string what);
+
+// "127.0.0.1:41234" for log lines.
+std::string describe(const boost::asio::ip::tcp::socket& socket);
+
+// A completion handler for co_spawn that logs what a coroutine threw:
+// detached would swallow it.
+std::function<void(std::exception_ptr)> log_failure(std::shared_ptr<spdlog::logger> log, std::string what);
+
+} // namespace herd

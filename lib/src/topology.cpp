@@ -1,0 +1,292 @@
+#include "herd/topology.hpp"
+
+#include "herd/protocol.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace herd {
+namespace {
+
+inline constexpr std::size_t max_server_name_bytes = 64;
+
+[[noreturn]] void fail(const std::string& source, const std::string& what)
+{
+    throw topology_error(source + ": " + what);
+}
+
+void refuse_unknown_keys(const toml::table& table, std::initializer_list<std::string_view> known,
+                         const std::string& source, const std::string& where)
+{
+    for (auto&& [key, node] : table) {
+        if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
+            std::string list;
+            for (auto k : known) {
+                list += list.empty() ? "" : ", ";
+                list += k;
+            }
+            fail(source, "unknown key " + where + std::string(key.str()) + " (known here: " + list + ")");
+        }
+    }
+}
+
+const toml::table* optional_table(const toml::table& root, std::string_view key,
+                                  const std::string& source)
+{
+    const toml::node* node = root.get(key);
+    if (node == nullptr) {
+        return nullptr;
+    }
+    if (!node->is_table()) {
+        fail(source, std::string(key) + " must be a table");
+    }
+    return node->as_table();
+}
+
+std::optional<std::string> optional_string(const toml::table& table, std::string_view key,
+                                           const std::string& source, const std::string& where)
+{
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return std::nullopt;
+    }
+    if (!node->is_string()) {
+        fail(source, where + std::string(key) + " must be a string");
+    }
+    return node->as_string()->get();
+}
+
+std::uint16_t port_value(const toml::node& node, const std::string& source, const std::string& what)
+{
+    const auto value = node.value<std::int64_t>();
+    if (!node.is_integer() || !value || *value < 1 || *value > 65535) {
+        fail(source, what + " must be a port number from 1 to 65535");
+    }
+    return static_cast<std::uint16_t>(*value);
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& path)
+{
+    std::filesystem::path p(path);
+    return p.is_absolute() ? p : base_dir / p;
+}
+
+server_config read_server(const std::string& name, const toml::node& node, const std::string& source)
+{
+    const std::string where = "servers." + name;
+    if (name.empty() || name.size() > max_server_name_bytes ||
+        std::any_of(name.begin(), name.end(), [](char c) { return is_space(c); })) {
+        fail(source, "server name \"" + name + "\" must be 1 to 64 bytes with no white space");
+    }
+    if (!node.is_table()) {
+        fail(source, where + " must be a table");
+    }
+    const toml::table& table = *node.as_table();
+    refuse_unknown_keys(table, {"host", "port", "peer_port", "neighbors"}, source, where + ".");
+
+    server_config server;
+    server.name = name;
+    if (auto host = optional_string(table, "host", source, where + ".")) {
+        if (host->empty()) {
+            fail(source, where + ".host must not be empty");
+        }
+        server.host = *host;
+    }
+    const toml::node* port = table.get("port");
+    if (port == nullptr) {
+        fail(source, where + ".port is missing");
+    }
+    server.port = port_value(*port, source, where + ".port");
+    if (const toml::node* peer = table.get("peer_port")) {
+        server.peer_port = port_value(*peer, source, where + ".peer_port");
+    } else if (server.port > 65535 - 10000) {
+        fail(source, where + ".peer_port defaults to port + 10000, which is past 65535; set it");
+    } else {
+        server.peer_port = static_cast<std::uint16_t>(server.port + 10000);
+    }
+    const toml::node* neighbors = table.get("neighbors");
+    if (neighbors != nullptr) {
+        const toml::array* list = neighbors->as_array();
+        if (list == nullptr || (!list->empty() && !list->is_homogeneous(toml::node_type::string))) {
+            fail(source, where + ".neighbors must be an array of server names");
+        }
+        for (const toml::node& n : *list) {
+            server.neighbors.push_back(n.as_string()->get());
+        }
+    }
+    return server;
+}
+
+void check_links(topology& herd, const std::string& source)
+{
+    std::map<std::string, std::set<std::string>> links;
+    for (const auto& s : herd.servers) {
+        links[s.name];
+        for (const auto& n : s.neighbors) {
+            if (n == s.name) {
+                fail(source, "servers." + s.name + " lists itself as a neighbor");
+            }
+            if (herd.find(n) == nullptr) {
+                fail(source, "servers." + s.name + ".neighbors names unknown server \"" + n +
+                                 "\" (known: " + herd.names() + ")");
+            }
+            // Links are bidirectional whichever side names them.
+            links[s.name].insert(n);
+            links[n].insert(s.name);
+        }
+    }
+    for (auto& s : herd.servers) {
+        const auto& set = links[s.name];
+        s.neighbors.assign(set.begin(), set.end());
+    }
+}
+
+void check_endpoints(const topology& herd, const std::string& source)
+{
+    std::map<std::pair<std::string, std::uint16_t>, std::string> taken;
+    auto claim = [&](const std::string& host, std::uint16_t port, const std::string& what) {
+        auto [it, fresh] = taken.emplace(std::pair(host, port), what);
+        if (!fresh) {
+            fail(source, what + " and " + it->second + " both use " + host + ":" + std::to_string(port));
+        }
+    };
+    for (const auto& s : herd.servers) {
+        claim(s.host, s.port, "servers." + s.name + ".port");
+        claim(s.host, s.peer_port, "servers." + s.name + ".peer_port");
+    }
+}
+
+void read_herd_settings(const toml::table& root, topology& herd, const std::string& source,
+                        const std::filesystem::path& base_dir, const env_lookup& env)
+{
+    const toml::table* table = optional_table(root, "herd", source);
+    if (table == nullptr) {
+        return;
+    }
+    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env"}, source, "herd.");
+    if (auto dir = optional_string(*table, "log_dir", source, "herd.")) {
+        herd.log_dir = resolve(base_dir, *dir);
+    }
+    auto secret = optional_string(*table, "secret", source, "herd.");
+    auto secret_env = optional_string(*table, "secret_env", source, "herd.");
+    if (secret && secret_env) {
+        fail(source, "set herd.secret or herd.secret_env, not both");
+    }
+    if (secret) {
+        if (secret->empty()) {
+            fail(source, "herd.secret must not be empty");
+        }
+        herd.secret = *secret;
+        herd.secret_origin = "herd.secret in " + source;
+    }
+    if (secret_env) {
+        auto value = env(*secret_env);
+        if (!value || value->empty()) {
+            fail(source, "herd.secret_env names " + *secret_env +
+                             ", which is not set in the environment (or is empty)");
+        }
+        herd.secret = *value;
+        herd.secret_origin = "environment variable " + *secret_env;
+    }
+}
+
+void read_places_settings(const toml::table& root, topology& herd, const std::string& source,
+                          const std::filesystem::path& base_dir)
+{
+    const toml::table* table = optional_table(root, "places", source);
+    if (table == nullptr) {
+        return;
+    }
+    refuse_unknown_keys(*table, {"provider", "file", "timeout"}, source, "places.");
+    if (auto provider = optional_string(*table, "provider", source, "places.")) {
+        if (*provider != "local") {
+            fail(source, "places.provider \"" + *provider + "\" is not available (known: local)");
+        }
+        herd.places.provider = *provider;
+    }
+    if (auto file = optional_string(*table, "file", source, "places.")) {
+        herd.places.file = resolve(base_dir, *file);
+    }
+    if (const toml::node* timeout = table->get("timeout")) {
+        const auto seconds = timeout->value<double>();
+        if (!seconds || !(*seconds > 0 && *seconds <= 300)) {
+            fail(source, "places.timeout must be a number of seconds, more than 0 and at most 300");
+        }
+        herd.places.timeout = std::chrono::milliseconds(static_cast<long long>(*seconds * 1000));
+    }
+}
+
+} // namespace
+
+const server_config* topology::find(std::string_view name) const noexcept
+{
+    auto it = std::find_if(servers.begin(), servers.end(), [&](const auto& s) { return s.name == name; });
+    return it == servers.end() ? nullptr : &*it;
+}
+
+std::string topology::names() const
+{
+    std::string out;
+    for (const auto& s : servers) {
+        out += out.empty() ? "" : ", ";
+        out += s.name;
+    }
+    return out;
+}
+
+std::optional<std::string> process_env(const std::string& name)
+{
+    const char* value = std::getenv(name.c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+}
+
+topology parse_topology(std::string_view toml_text, const std::string& source,
+                        const std::filesystem::path& base_dir, const env_lookup& env)
+{
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream where;
+        where << e.source().begin;
+        fail(source, std::string(e.description()) + " at " + where.str());
+    }
+    refuse_unknown_keys(root, {"herd", "places", "servers"}, source, "");
+
+    topology herd;
+    read_herd_settings(root, herd, source, base_dir, env);
+    read_places_settings(root, herd, source, base_dir);
+
+    const toml::table* servers = optional_table(root, "servers", source);
+    if (servers == nullptr || servers->empty()) {
+        fail(source, "no servers: add a [servers.NAME] table for each server of the herd");
+    }
+    for (auto&& [key, node] : *servers) {
+        herd.servers.push_back(read_server(std::string(key.str()), node, source));
+    }
+    std::sort(herd.servers.begin(), herd.servers.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    check_links(herd, source);
+    check_endpoints(herd, source);
+    return herd;
+}
+
+topology load_topology(const std::filesystem::path& file, const env_lookup& env)
+{
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw topology_error(file.string() + ": cannot be read");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    const auto base = std::filesystem::absolute(file).parent_path();
+    return parse_topology(text.str(), file.string(), base, env);
+}
+
+} // namespace herd
