@@ -134,7 +134,8 @@ asio::awaitable<bool> peer_link::connect()
     const auto& secret = owner_->herd.secret;
     const std::string proof =
         peer::make_proof(secret, peer::role::dialer, neighbour_.name, me, challenge->nonce, nonce);
-    if (!co_await detail::write_line(socket_, peer::format_hello(me, nonce, proof), handshake_time_limit)) {
+    std::string hello = peer::format_hello(me, nonce, proof);
+    if (!co_await detail::write_line(socket_, std::move(hello), handshake_time_limit)) {
         note_down("could not send hello");
         co_return false;
     }

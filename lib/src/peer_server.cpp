@@ -36,7 +36,8 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
         return reason;
     };
     const std::string nonce = peer::make_nonce();
-    if (!co_await detail::write_line(socket, peer::format_challenge(self.me.name, nonce), hello_time_limit)) {
+    std::string challenge = peer::format_challenge(self.me.name, nonce);
+    if (!co_await detail::write_line(socket, std::move(challenge), hello_time_limit)) {
         refuse("could not send the challenge");
         co_return std::nullopt;
     }
@@ -56,12 +57,14 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
         }
     }
     if (!reason.empty()) {
-        co_await detail::write_line(socket, peer::format_refused(reason), std::chrono::seconds(1));
+        std::string refused = peer::format_refused(reason);
+        co_await detail::write_line(socket, std::move(refused), std::chrono::seconds(1));
         co_return std::nullopt;
     }
     const std::string proof = peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer,
                                                nonce, hello->nonce);
-    if (!co_await detail::write_line(socket, peer::format_welcome(proof), hello_time_limit)) {
+    std::string welcome = peer::format_welcome(proof);
+    if (!co_await detail::write_line(socket, std::move(welcome), hello_time_limit)) {
         co_return std::nullopt;
     }
     co_return std::string(hello->dialer);

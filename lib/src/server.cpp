@@ -95,7 +95,12 @@ location_store::outcome server::state::store_and_propagate(std::string_view clie
     // One copy of the line, shared by every neighbour's queue.
     auto line = std::make_shared<const std::string>(kept.at_line);
     for (auto& [name, link] : links) {
-        if (name != came_from && !link->post(line)) {
+        if (name == came_from) {
+            continue;
+        }
+        if (link->post(line)) {
+            ++stats.peer_records_queued;
+        } else {
             ++stats.peer_records_dropped;
             log->warn("peer link to {}: queue full, dropped {}", name, *line);
         }

@@ -48,7 +48,8 @@ struct server_stats {
     std::uint64_t peer_links_refused = 0;
     std::uint64_t peer_records_received = 0;  // valid AT lines from neighbours
     std::uint64_t peer_records_stored = 0;    // ... that changed the store
-    std::uint64_t peer_records_sent = 0;
+    std::uint64_t peer_records_queued = 0;    // handed to a neighbour's link
+    std::uint64_t peer_records_sent = 0;      // ... and written to it
     std::uint64_t peer_records_dropped = 0;   // a neighbour was down or too slow
 };
 

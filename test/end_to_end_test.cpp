@@ -1,0 +1,242 @@
+// The real herd-server binary, as an operator runs it: five processes,
+// killed and restarted, talked to over TCP, their logs read afterwards.
+#include "support/async.hpp"
+#include "support/herd.hpp"
+#include "support/net.hpp"
+#include "support/process.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+using namespace herd;
+using namespace herd::test;
+namespace asio = boost::asio;
+
+namespace {
+
+const std::string server_binary = HERD_SERVER_PATH;
+
+// A fresh directory outside the repository, so the servers show they find
+// their places data wherever they are started from.
+std::filesystem::path scratch_dir()
+{
+    std::random_device seed;
+    auto dir = std::filesystem::temp_directory_path() / ("herd-e2e-" + std::to_string(seed()));
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+std::string read_file(const std::filesystem::path& path)
+{
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// The default herd, written out with free ports and a log directory.
+void write_topology(const topology& herd, const std::filesystem::path& file)
+{
+    std::ofstream out(file);
+    out << "[herd]\nlog_dir = \"logs\"\n";
+    for (const auto& s : herd.servers) {
+        out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
+            << "\nneighbors = [";
+        for (std::size_t i = 0; i < s.neighbors.size(); ++i) {
+            out << (i == 0 ? "\"" : ", \"") << s.neighbors[i] << "\"";
+        }
+        out << "]\n";
+    }
+}
+
+class process_herd {
+public:
+    explicit process_herd(topology herd) : herd_(std::move(herd)), dir_(scratch_dir())
+    {
+        write_topology(herd_, dir_ / "herd.toml");
+    }
+    ~process_herd()
+    {
+        servers_.clear();
+        std::filesystem::remove_all(dir_);
+    }
+
+    void start(const std::string& name)
+    {
+        auto child = std::make_unique<child_process>(
+            std::vector<std::string>{server_binary, "--name", name, "--config", (dir_ / "herd.toml").string()}, dir_);
+        // The one line a server prints once it listens: no polling of ports.
+        const auto ready = child->stdout_line(std::chrono::seconds(10));
+        REQUIRE(ready);
+        CHECK_THAT(*ready, Catch::StartsWith(name + ": clients on 127.0.0.1:" + std::to_string(port(name))));
+        servers_[name] = std::move(child);
+    }
+
+    child_process& process(const std::string& name) { return *servers_.at(name); }
+    std::filesystem::path config() const { return dir_ / "herd.toml"; }
+    std::uint16_t port(const std::string& name) const { return herd_.find(name)->port; }
+    std::string log_of(const std::string& name) const { return read_file(dir_ / "logs" / (name + ".log")); }
+    void forget(const std::string& name) { servers_.erase(name); }
+
+private:
+    topology herd_;
+    std::filesystem::path dir_;
+    std::map<std::string, std::unique_ptr<child_process>> servers_;
+};
+
+// Another process's store can only be seen through its client port, so
+// this asks WHATSAT every 20 ms until the AT line is `at_line`.
+asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, std::string_view at_line,
+                                   std::chrono::milliseconds limit)
+{
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const std::string request = "WHATSAT " + std::string(client) + " 1 1\n";
+    for (;;) {
+        const std::string reply = co_await ask(port, request);
+        if (reply.substr(0, reply.find('\n')) == at_line) {
+            co_return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            co_return false;
+        }
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+} // namespace
+
+TEST_CASE("herd-server --help and --version", "[e2e][cli]")
+{
+    std::string out;
+    auto [status, err] = run_command({server_binary, "--help"}, ".", &out);
+    CHECK(status == 0);
+    CHECK_THAT(out, Catch::Contains("--name") && Catch::Contains("--config") && Catch::Contains("--log-dir"));
+    out.clear();
+    std::tie(status, err) = run_command({server_binary, "--version"}, ".", &out);
+    CHECK(status == 0);
+    CHECK_THAT(out, Catch::StartsWith("herd-server "));
+}
+
+TEST_CASE("herd-server refuses a bad name or a bad topology with status 2", "[e2e][cli]")
+{
+    const std::string config = HERD_SOURCE_DIR "/herd.toml";
+    auto [status, err] = run_command({server_binary, "--name", "Nobody", "--config", config}, ".");
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("Nobody") && Catch::Contains("Goloman, Hands, Holiday, Welsh, Wilkes"));
+
+    std::tie(status, err) = run_command({server_binary, "--config", config}, ".");
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("--name is required"));
+
+    std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--bogus"}, ".");
+    CHECK(status == 2);
+
+    const auto dir = scratch_dir();
+    {
+        std::ofstream(dir / "broken.toml") << "[servers.Goloman]\nport = 12125\nneighbors = [\"Hans\"]\n";
+    }
+    std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--config", "broken.toml"}, dir);
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("unknown server \"Hans\""));
+
+    std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--config", "missing.toml"}, dir);
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("missing.toml: cannot be read"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("herd-server reports a port in use with status 1", "[e2e][cli]")
+{
+    process_herd herd(on_free_ports(default_topology()));
+    herd.start("Welsh");
+    auto [status, err] = run_command({server_binary, "--name", "Welsh", "--config", herd.config().string()}, ".");
+    CHECK(status == 1);
+    CHECK_THAT(err, Catch::Contains("cannot listen for clients on 127.0.0.1:" + std::to_string(herd.port("Welsh"))));
+}
+
+TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, clean shutdown, logs",
+          "[e2e][herd]")
+{
+    process_herd herd(on_free_ports(default_topology()));
+    for (const auto* name : {"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"}) {
+        herd.start(name);
+    }
+    run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
+        const std::string at =
+            first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 "
+                                                               "1621464827.959498503\n"));
+        REQUIRE_THAT(at, Catch::StartsWith("AT Goloman +"));
+        for (const auto* name : {"Hands", "Holiday", "Welsh", "Wilkes"}) {
+            INFO(name);
+            const auto everywhere = co_await answers_with(herd.port(name), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+            CHECK(everywhere);
+        }
+        // Places from the bundled data, found although the server was
+        // started outside the repository.
+        const std::string whatsat = co_await ask(herd.port("Welsh"), "WHATSAT kiwi.cs.ucla.edu 10 5\n");
+        const auto json = boost::json::parse(whatsat.substr(at.size() + 1)).as_object();
+        CHECK(json.at("status") == "OK");
+        CHECK(json.at("results").as_array().size() == 5);
+        CHECK(whatsat.substr(whatsat.size() - 3) == "}\n\n");
+    });
+
+    // An operator kills Holiday (the only way to Welsh) outright.
+    herd.process("Holiday").signal(SIGKILL);
+    CHECK(herd.process("Holiday").wait(std::chrono::seconds(5)) == 128 + SIGKILL);
+    herd.forget("Holiday");
+    run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
+        const std::string at = first_line(co_await ask(herd.port("Hands"), "IAMAT kiwi.cs.ucla.edu +34-118 1700000000\n"));
+        const auto at_wilkes = co_await answers_with(herd.port("Wilkes"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+        CHECK(at_wilkes);
+        const auto at_goloman = co_await answers_with(herd.port("Goloman"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+        CHECK(at_goloman);
+    });
+
+    herd.start("Holiday");
+    run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
+        const auto sent = std::chrono::steady_clock::now();
+        const std::string at = first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +35-119 1700000001\n"));
+        const auto at_holiday = co_await answers_with(herd.port("Holiday"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
+        CHECK(at_holiday);
+        const auto at_welsh = co_await answers_with(herd.port("Welsh"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
+        CHECK(at_welsh);
+        CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(1));
+    });
+
+    for (const auto* name : {"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"}) {
+        INFO(name);
+        herd.process(name).signal(SIGTERM);
+        CHECK(herd.process(name).wait(std::chrono::seconds(5)) == 0);
+    }
+    const std::string goloman = herd.log_of("Goloman");
+    CHECK_THAT(goloman, Catch::Contains("Goloman starting: clients on 127.0.0.1:"));
+    CHECK_THAT(goloman, Catch::Contains("peers are not authenticated"));
+    CHECK_THAT(goloman, Catch::Contains("< IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503"));
+    CHECK_THAT(goloman, Catch::Contains("> AT Goloman +"));
+    CHECK_THAT(goloman, Catch::Contains("peer link to Holiday open"));
+    CHECK_THAT(goloman, Catch::Contains("peer link to Holiday closed"));
+    CHECK_THAT(goloman, Catch::Contains("Goloman stopped"));
+    const std::string welsh = herd.log_of("Welsh");
+    CHECK_THAT(welsh, Catch::Contains("places 34.068930,-118.445127 radius 10000 m bound 5: OK with 5 results"));
+    CHECK_THAT(welsh, Catch::Contains("peer link from Holiday"));
+    // One event a line, each starting with a UTC timestamp.
+    std::istringstream lines(welsh);
+    for (std::string line; std::getline(lines, line);) {
+        INFO(line);
+        CHECK(line.size() > 28);
+        CHECK(line[4] == '-');
+        CHECK(line[10] == 'T');
+        CHECK(line[26] == 'Z');
+    }
+}

@@ -1,0 +1,63 @@
+// The location store's newest-wins rule and its tie-break.
+#include "herd/location_store.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace herd;
+
+namespace {
+
+location_record record_of(std::string_view at_line)
+{
+    auto parsed = parse_at_line(at_line);
+    REQUIRE(parsed);
+    return location_record::from(*parsed, at_line);
+}
+
+} // namespace
+
+TEST_CASE("the store keeps the newest record by client time", "[store]")
+{
+    location_store store;
+    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::stored);
+    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::duplicate);
+    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) == location_store::outcome::stale);
+    CHECK(store.find("kiwi")->at_line == "AT Hands +0.100000000 kiwi +1+1 100");
+    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 100.000000001")) ==
+          location_store::outcome::stored);
+    CHECK(store.find("kiwi")->server() == "Goloman");
+    CHECK(store.find("kiwi")->where.lat == Approx(2));
+    CHECK(store.find("nobody") == nullptr);
+    CHECK(store.size() == 1);
+}
+
+TEST_CASE("times are compared exactly, past double precision", "[store]")
+{
+    location_store store;
+    store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498503"));
+    // These two differ in the last nanosecond, which a double cannot hold.
+    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498502")) ==
+          location_store::outcome::stale);
+    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498504")) ==
+          location_store::outcome::stored);
+    // Decimals past the ninth do not make a record newer; the tie-break decides.
+    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.9594985049")) ==
+          location_store::outcome::stored);
+}
+
+TEST_CASE("ties break the same way whichever record arrives first", "[store]")
+{
+    const auto a = record_of("AT Goloman +0.500000000 kiwi +1+1 100");
+    const auto b = record_of("AT Hands +0.200000000 kiwi +2+2 100");
+    const auto c = record_of("AT Hands +0.300000000 kiwi +2+2 100");
+    CHECK(newer_than(b, a));
+    CHECK_FALSE(newer_than(a, b));
+    CHECK(newer_than(c, b)); // same origin: the AT line's bytes
+    for (auto order : {std::vector{a, b, c}, std::vector{c, b, a}, std::vector{b, c, a}}) {
+        location_store store;
+        for (const auto& r : order) {
+            store.update("kiwi", r);
+        }
+        CHECK(store.find("kiwi")->at_line == c.at_line);
+    }
+}

@@ -1,0 +1,59 @@
+// The peer handshake's messages and proofs.
+#include "herd/peer_protocol.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace herd;
+
+TEST_CASE("nonces are fresh 128-bit hex strings", "[peer]")
+{
+    const auto a = peer::make_nonce();
+    const auto b = peer::make_nonce();
+    CHECK(a.size() == 32);
+    CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(a != b);
+}
+
+TEST_CASE("proofs bind the secret, both names, both nonces and the role", "[peer]")
+{
+    const std::optional<std::string> secret = "s3cret";
+    const auto base = peer::make_proof(secret, peer::role::dialer, "Goloman", "Hands", "aa", "bb");
+    CHECK(base.size() == 64);
+    CHECK(base == peer::make_proof(secret, peer::role::dialer, "Goloman", "Hands", "aa", "bb"));
+    CHECK(base != peer::make_proof(std::string("other"), peer::role::dialer, "Goloman", "Hands", "aa", "bb"));
+    CHECK(base != peer::make_proof(secret, peer::role::acceptor, "Goloman", "Hands", "aa", "bb"));
+    CHECK(base != peer::make_proof(secret, peer::role::dialer, "Hands", "Goloman", "aa", "bb"));
+    CHECK(base != peer::make_proof(secret, peer::role::dialer, "Goloman", "Hands", "ab", "bb"));
+    CHECK(base != peer::make_proof(secret, peer::role::dialer, "Goloman", "Hands", "aa", "ba"));
+    // Moving bytes between parts changes the proof: parts are separated.
+    CHECK(base != peer::make_proof(secret, peer::role::dialer, "GolomanH", "ands", "aa", "bb"));
+    CHECK(peer::make_proof(std::nullopt, peer::role::dialer, "G", "H", "a", "b") == "-");
+}
+
+TEST_CASE("proof comparison", "[peer]")
+{
+    CHECK(peer::proofs_equal("abc", "abc"));
+    CHECK_FALSE(peer::proofs_equal("abc", "abd"));
+    CHECK_FALSE(peer::proofs_equal("abc", "ab"));
+}
+
+TEST_CASE("handshake messages round-trip and garbage is refused", "[peer]")
+{
+    const auto challenge = peer::parse_challenge(peer::format_challenge("Goloman", "n1"));
+    REQUIRE(challenge);
+    CHECK(challenge->acceptor == "Goloman");
+    CHECK(challenge->nonce == "n1");
+    const auto hello = peer::parse_hello(peer::format_hello("Hands", "n2", "p2"));
+    REQUIRE(hello);
+    CHECK(hello->dialer == "Hands");
+    CHECK(hello->nonce == "n2");
+    CHECK(hello->proof == "p2");
+    CHECK(peer::parse_welcome(peer::format_welcome("p3")) == "p3");
+
+    CHECK_FALSE(peer::parse_welcome(peer::format_refused("nope")));
+    CHECK_FALSE(peer::parse_hello("HERD herd/2 HELLO Hands n p"));
+    CHECK_FALSE(peer::parse_hello("HERD herd/1 HELLO Hands n"));
+    CHECK_FALSE(peer::parse_hello("HERD herd/1 HELLO Hands n p extra"));
+    CHECK_FALSE(peer::parse_hello("IAMAT kiwi +1+1 1"));
+    CHECK_FALSE(peer::parse_challenge("HERD herd/1 CHALLENGE " + std::string(65, 'x') + " n"));
+}

@@ -1,0 +1,156 @@
+// The offline places source and the reply's JSON form.
+#include "herd/json_pretty.hpp"
+#include "herd/local_places.hpp"
+#include "herd/places.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+using namespace herd;
+
+namespace {
+
+places_query near_royce(double km, unsigned bound)
+{
+    // Royce Hall, UCLA.
+    return {{34.072839, -118.442165}, "", km, bound};
+}
+
+std::vector<std::string> names(const boost::json::object& answer)
+{
+    std::vector<std::string> out;
+    for (const auto& r : answer.at("results").as_array()) {
+        out.emplace_back(r.at("name").as_string());
+    }
+    return out;
+}
+
+double distance_m(geo_point a, geo_point b)
+{
+    constexpr double rad = 3.14159265358979323846 / 180;
+    const double dlat = (b.lat - a.lat) * rad;
+    const double dlng = (b.lng - a.lng) * rad;
+    const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
+                     std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlng / 2) * std::sin(dlng / 2);
+    return 2 * 6371008.8 * std::asin(std::sqrt(h));
+}
+
+} // namespace
+
+TEST_CASE("the bundled Westwood dataset holds at least 60 named places", "[places]")
+{
+    auto places = local_places::bundled();
+    CHECK(places->size() >= 60);
+    CHECK_THAT(places->describe(), Catch::Contains("bundled Westwood places"));
+}
+
+TEST_CASE("local search answers nearest first, within the radius, cut to the bound", "[places]")
+{
+    auto places = local_places::bundled();
+    const auto query = near_royce(50, 20);
+    const auto answer = places->search(query);
+    CHECK(answer.at("status") == "OK");
+    const auto& results = answer.at("results").as_array();
+    REQUIRE(results.size() == 20);
+    CHECK(results[0].at("name") == "Royce Hall");
+    double last = 0;
+    for (const auto& r : results) {
+        const auto& loc = r.at("geometry").at("location");
+        const double d = distance_m(query.where, {loc.at("lat").as_double(), loc.at("lng").as_double()});
+        CHECK(d >= last - 0.01);
+        last = d;
+        for (const char* key : {"name", "place_id", "vicinity", "types"}) {
+            CHECK(r.as_object().contains(key));
+        }
+    }
+}
+
+TEST_CASE("places beyond the radius are left out", "[places]")
+{
+    auto places = local_places::bundled();
+    const auto within_300m = places->search(near_royce(0.3, 20));
+    for (const auto& r : within_300m.at("results").as_array()) {
+        const auto& loc = r.at("geometry").at("location");
+        CHECK(distance_m({34.072839, -118.442165}, {loc.at("lat").as_double(), loc.at("lng").as_double()}) <= 300);
+    }
+    // Getty Center is about 3 km from Royce Hall.
+    CHECK_THAT(names(places->search(near_royce(2, 20))), !Catch::VectorContains(std::string("Getty Center")));
+    CHECK_THAT(names(places->search({{34.078040, -118.474100}, "", 0.1, 5})),
+               Catch::VectorContains(std::string("Getty Center")));
+}
+
+TEST_CASE("nowhere near any place: ZERO_RESULTS", "[places]")
+{
+    auto places = local_places::bundled();
+    const auto answer = places->search({{-45, 170}, "", 50, 20});
+    CHECK(answer.at("status") == "ZERO_RESULTS");
+    CHECK(answer.at("results").as_array().empty());
+}
+
+TEST_CASE("GeoJSON in OpenStreetMap's shape is read; broken data is refused", "[places]")
+{
+    const auto osm = R"({"type":"FeatureCollection","features":[
+      {"type":"Feature","id":"node/42","geometry":{"type":"Point","coordinates":[-118.4,34.0]},
+       "properties":{"name":"Cafe","amenity":"cafe","addr:street":"Main Street","addr:housenumber":"1"}},
+      {"type":"Feature","geometry":{"type":"Point","coordinates":[-118.4,34.0]},"properties":{"amenity":"bench"}},
+      {"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},"properties":{"name":"Road"}}
+    ]})";
+    auto places = local_places::from_geojson(osm, "osm.geojson");
+    REQUIRE(places->size() == 1); // unnamed points and lines are not places
+    const auto answer = places->search({{34.0, -118.4}, "", 1, 5});
+    const auto& cafe = answer.at("results").as_array().at(0);
+    CHECK(cafe.at("name") == "Cafe");
+    CHECK(cafe.at("place_id") == "node/42");
+    CHECK(cafe.at("vicinity") == "1 Main Street");
+    CHECK(cafe.at("types").as_array().at(0) == "cafe");
+
+    CHECK_THROWS_WITH(local_places::from_geojson("{", "x.geojson"), Catch::Contains("x.geojson: not JSON"));
+    CHECK_THROWS_WITH(local_places::from_geojson(R"({"type":"Feature"})", "x"),
+                      Catch::Contains("not a GeoJSON FeatureCollection"));
+    CHECK_THROWS_WITH(local_places::from_geojson(R"({"type":"FeatureCollection","features":[]})", "x"),
+                      Catch::Contains("no named points"));
+    CHECK_THROWS_WITH(local_places::from_file("/nonexistent.geojson"), Catch::Contains("cannot be read"));
+}
+
+TEST_CASE("JSON is printed as Google prints it", "[places][json]")
+{
+    const auto value = boost::json::parse(
+        R"({"html_attributions":[],"results":[{"geometry":{"location":{"lat":34.068930,"lng":-118.445127}},
+        "name":"Caf\u00e9 \"Q\"\n","n":5,"big":12345678901234,"neg":-1.5,"t":true,"z":null,"e":{}}],"status":"OK"})");
+    CHECK(pretty_json(value) == R"({
+   "html_attributions" : [],
+   "results" : [
+      {
+         "geometry" : {
+            "location" : {
+               "lat" : 34.06893,
+               "lng" : -118.445127
+            }
+         },
+         "name" : "Café \"Q\"\n",
+         "n" : 5,
+         "big" : 12345678901234,
+         "neg" : -1.5,
+         "t" : true,
+         "z" : null,
+         "e" : {}
+      }
+   ],
+   "status" : "OK"
+})");
+}
+
+TEST_CASE("results are cut to the bound and errors keep the shape", "[places][json]")
+{
+    auto answer = local_places::bundled()->search(near_royce(50, 20));
+    limit_results(answer, 3);
+    CHECK(answer.at("results").as_array().size() == 3);
+    const auto error = places_error("REQUEST_DENIED", "no key");
+    CHECK(error.at("status") == "REQUEST_DENIED");
+    CHECK(error.at("error_message") == "no key");
+    CHECK(error.at("results").as_array().empty());
+    CHECK(error.at("html_attributions").as_array().empty());
+    const auto text = format_places(answer);
+    CHECK(text.find("\n\n") == std::string::npos);
+    CHECK(text.back() == '}');
+}

@@ -1,0 +1,78 @@
+#include "support/herd.hpp"
+
+#include "detail/within.hpp"
+#include "herd/local_places.hpp"
+#include "herd/log.hpp"
+#include "support/net.hpp"
+
+namespace herd::test {
+
+namespace asio = boost::asio;
+
+store_signal::store_signal(asio::any_io_executor executor) : wake_(std::move(executor)) {}
+
+void store_signal::notify() { wake_.cancel(); }
+
+asio::awaitable<bool> store_signal::until(std::function<bool()> holds, std::chrono::milliseconds limit)
+{
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!holds()) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            co_return false;
+        }
+        wake_.expires_at(deadline);
+        co_await wake_.async_wait(detail::use_tuple);
+    }
+    co_return true;
+}
+
+topology default_topology() { return load_topology(HERD_SOURCE_DIR "/herd.toml"); }
+
+topology on_free_ports(topology herd)
+{
+    const auto ports = free_ports(herd.servers.size() * 2);
+    for (std::size_t i = 0; i < herd.servers.size(); ++i) {
+        herd.servers[i].port = ports[i];
+        herd.servers[i].peer_port = ports[herd.servers.size() + i];
+    }
+    return herd;
+}
+
+local_herd::local_herd(asio::io_context& io, topology herd)
+    : io_(io), herd_(std::move(herd)), places_(local_places::bundled()), changed_(io.get_executor())
+{
+}
+
+local_herd::~local_herd() = default;
+
+void local_herd::start(const std::string& name)
+{
+    server_options options;
+    options.places = places_;
+    options.log = make_null_log(name);
+    options.on_stored = [this](const location_record&) { changed_.notify(); };
+    auto s = std::make_unique<server>(io_, herd_, name, std::move(options));
+    s->start();
+    servers_[name] = std::move(s);
+}
+
+void local_herd::start_all()
+{
+    for (const auto& s : herd_.servers) {
+        start(s.name);
+    }
+}
+
+void local_herd::stop(const std::string& name) { servers_.erase(name); }
+
+std::string local_herd::record_at(std::string_view name, std::string_view client) const
+{
+    auto it = servers_.find(name);
+    if (it == servers_.end()) {
+        return {};
+    }
+    const auto* record = it->second->store().find(client);
+    return record == nullptr ? std::string() : record->at_line;
+}
+
+} // namespace herd::test

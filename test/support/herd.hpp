@@ -1,0 +1,63 @@
+// Real servers on loopback inside a test: the repository's own herd.toml
+// with its ports moved to a free range, and a way to await store changes
+// instead of sleeping.
+#pragma once
+
+#include "herd/server.hpp"
+#include "herd/topology.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace herd::test {
+
+// Wakes a waiting test coroutine whenever any server's store changes.
+class store_signal {
+public:
+    explicit store_signal(boost::asio::any_io_executor executor);
+    void notify();
+    // True once `holds()` is true; false if `limit` passes first.
+    boost::asio::awaitable<bool> until(std::function<bool()> holds, std::chrono::milliseconds limit);
+
+private:
+    boost::asio::steady_timer wake_;
+};
+
+// herd.toml from the repository root.
+topology default_topology();
+
+// The same herd with every client and peer port moved to a free range.
+topology on_free_ports(topology herd);
+
+class local_herd {
+public:
+    local_herd(boost::asio::io_context& io, topology herd);
+    ~local_herd();
+
+    void start(const std::string& name);
+    void start_all();
+    void stop(const std::string& name);
+
+    server& at(const std::string& name) { return *servers_.at(name); }
+    std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
+    const topology& herd() const { return herd_; }
+    store_signal& changed() { return changed_; }
+
+    // The stored AT line for `client` at `name`, or "" if none.
+    std::string record_at(std::string_view name, std::string_view client) const;
+
+private:
+    boost::asio::io_context& io_;
+    topology herd_;
+    std::shared_ptr<places_source> places_;
+    store_signal changed_;
+    std::map<std::string, std::unique_ptr<server>, std::less<>> servers_;
+};
+
+} // namespace herd::test

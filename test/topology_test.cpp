@@ -1,0 +1,130 @@
+// The topology loader: the shipped herd.toml, defaults, and a refusal
+// naming the problem for every mistake.
+#include "herd/topology.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace herd;
+
+namespace {
+
+topology parse(std::string_view text, std::map<std::string, std::string> env = {})
+{
+    return parse_topology(text, "test.toml", "/base", [env](const std::string& name) -> std::optional<std::string> {
+        auto it = env.find(name);
+        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+}
+
+std::string refusal(std::string_view text)
+{
+    try {
+        parse(text);
+    } catch (const topology_error& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+constexpr std::string_view minimal = R"(
+[servers.Goloman]
+port = 12125
+neighbors = ["Hands"]
+[servers.Hands]
+port = 12126
+)";
+
+} // namespace
+
+TEST_CASE("the repository's herd.toml is the default herd of five", "[topology]")
+{
+    const auto herd = load_topology(HERD_SOURCE_DIR "/herd.toml");
+    REQUIRE(herd.names() == "Goloman, Hands, Holiday, Welsh, Wilkes");
+    const std::map<std::string, std::pair<int, std::vector<std::string>>> expected{
+        {"Goloman", {12125, {"Hands", "Holiday", "Wilkes"}}}, {"Hands", {12126, {"Goloman", "Wilkes"}}},
+        {"Holiday", {12127, {"Goloman", "Welsh", "Wilkes"}}}, {"Welsh", {12128, {"Holiday"}}},
+        {"Wilkes", {12129, {"Goloman", "Hands", "Holiday"}}}};
+    for (const auto& s : herd.servers) {
+        INFO(s.name);
+        CHECK(s.host == "127.0.0.1");
+        CHECK(s.port == expected.at(s.name).first);
+        CHECK(s.peer_port == s.port + 10000);
+        CHECK(s.neighbors == expected.at(s.name).second);
+    }
+    CHECK_FALSE(herd.secret);
+    CHECK(herd.places.provider == "local");
+}
+
+TEST_CASE("a minimal file runs with defaults, and links are made bidirectional", "[topology]")
+{
+    const auto herd = parse(minimal);
+    CHECK(herd.find("Hands")->neighbors == std::vector<std::string>{"Goloman"});
+    CHECK(herd.find("Hands")->peer_port == 22126);
+    CHECK(herd.find("Hands")->host == "127.0.0.1");
+    CHECK(herd.places.file.empty());
+    CHECK(herd.places.timeout == std::chrono::seconds(5));
+    CHECK(herd.log_dir.empty());
+    CHECK_FALSE(herd.secret);
+}
+
+TEST_CASE("settings are read, relative paths against the file's directory", "[topology]")
+{
+    const auto herd = parse(R"(
+[herd]
+log_dir = "var/log"
+secret_env = "MY_SECRET"
+[places]
+file = "/data/places.geojson"
+timeout = 0.25
+[servers.A]
+host = "localhost"
+port = 4000
+peer_port = 4100
+)",
+                            {{"MY_SECRET", "s3cret"}});
+    CHECK(herd.log_dir == std::filesystem::path("/base/var/log"));
+    CHECK(herd.secret == "s3cret");
+    CHECK(herd.secret_origin == "environment variable MY_SECRET");
+    CHECK(herd.places.file == std::filesystem::path("/data/places.geojson"));
+    CHECK(herd.places.timeout == std::chrono::milliseconds(250));
+    CHECK(herd.find("A")->host == "localhost");
+    CHECK(herd.find("A")->peer_port == 4100);
+}
+
+TEST_CASE("every mistake in a topology file is refused with a message naming it", "[topology]")
+{
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbors = [\"B\"]\n"),
+               Catch::Contains("unknown server \"B\"") && Catch::Contains("known: A"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbors = [\"A\"]\n"), Catch::Contains("A lists itself"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[servers.B]\nport = 1\n"),
+               Catch::Contains("servers.B.port and servers.A.port both use 127.0.0.1:1"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[servers.B]\nport = 2\npeer_port = 10001\n"),
+               Catch::Contains("both use 127.0.0.1:10001"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\npeer_port = 1\n"), Catch::Contains("both use 127.0.0.1:1"));
+    CHECK_THAT(refusal("[servers.A]\nneighbors = []\n"), Catch::Contains("servers.A.port is missing"));
+    CHECK_THAT(refusal("[servers.A]\nport = 70000\n"), Catch::Contains("servers.A.port must be a port number"));
+    CHECK_THAT(refusal("[servers.A]\nport = \"12125\"\n"), Catch::Contains("servers.A.port must be a port number"));
+    CHECK_THAT(refusal("[servers.A]\nport = 60000\n"), Catch::Contains("peer_port defaults to port + 10000"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbours = []\n"),
+               Catch::Contains("unknown key servers.A.neighbours"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbors = [1]\n"), Catch::Contains("array of server names"));
+    CHECK_THAT(refusal("[servers.\"A B\"]\nport = 1\n"), Catch::Contains("no white space"));
+    CHECK_THAT(refusal("[herd]\n"), Catch::Contains("no servers"));
+    CHECK_THAT(refusal("[server.A]\nport = 1\n"), Catch::Contains("unknown key server"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[places]\nprovider = \"bing\"\n"),
+               Catch::Contains("places.provider \"bing\""));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[places]\ntimeout = 0\n"), Catch::Contains("places.timeout"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[herd]\nsecret_env = \"UNSET_VAR\"\n"),
+               Catch::Contains("UNSET_VAR, which is not set"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[herd]\nsecret = \"x\"\nsecret_env = \"Y\"\n"),
+               Catch::Contains("not both"));
+    CHECK_THAT(refusal("[servers.A]\nport = = 1\n"), Catch::Contains("test.toml") && Catch::Contains("line 2"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\n[herd]\nsecret = \"\"\n"), Catch::Contains("must not be empty"));
+}
+
+TEST_CASE("a missing topology file is refused", "[topology]")
+{
+    CHECK_THROWS_WITH(load_topology("/nonexistent/herd.toml"), Catch::Contains("cannot be read"));
+}
