@@ -60,7 +60,7 @@ TEST_CASE("an IAMAT at Goloman is answered with the same AT line by every server
     });
 }
 
-TEST_CASE("a newer IAMAT at any server replaces the record everywhere; a stale one nowhere", "[herd]")
+TEST_CASE("a newer IAMAT at any server replaces the record everywhere, a stale one nowhere", "[herd]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         local_herd herd(io, on_free_ports(default_topology()));

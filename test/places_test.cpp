@@ -87,7 +87,7 @@ TEST_CASE("nowhere near any place: ZERO_RESULTS", "[places]")
     CHECK(answer.at("results").as_array().empty());
 }
 
-TEST_CASE("GeoJSON in OpenStreetMap's shape is read; broken data is refused", "[places]")
+TEST_CASE("GeoJSON in OpenStreetMap's shape is read and broken data is refused", "[places]")
 {
     const auto osm = R"({"type":"FeatureCollection","features":[
       {"type":"Feature","id":"node/42","geometry":{"type":"Point","coordinates":[-118.4,34.0]},

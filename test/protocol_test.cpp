@@ -66,7 +66,7 @@ TEST_CASE("IAMAT accepts the canonical command", "[protocol]")
     CHECK(iamat->where.lng == Approx(-118.445127));
 }
 
-TEST_CASE("IAMAT tolerates tabs, \\v, \\f and CR as separators", "[protocol]")
+TEST_CASE("IAMAT tolerates tab, vertical tab, form feed and CR as separators", "[protocol]")
 {
     CHECK(is_iamat("IAMAT\tkiwi\v+34-118\f1621464827\r"));
     CHECK(is_iamat("   IAMAT kiwi +34-118 1621464827   "));

@@ -8,8 +8,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace herd::test {
 
@@ -17,29 +23,60 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using detail::use_tuple;
 
+namespace {
+
+// Port ranges are handed out in slots of 32, below Linux's ephemeral range
+// (32768 and up) so that no outgoing connection can take one. A slot is
+// claimed with flock on a lock file held until the process exits, so test
+// processes running side by side never share one; the ports are still
+// checked, for anything else on the machine.
+constexpr int slot_size = 32;
+constexpr int first_port = 10240;
+constexpr int slot_count = (32768 - first_port) / slot_size;
+
+bool claim_slot(int slot)
+{
+    const auto dir = std::filesystem::temp_directory_path() / "herd-test-ports";
+    std::filesystem::create_directories(dir);
+    const auto file = dir / (std::to_string(slot) + ".lock");
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return false;
+    }
+    return true; // the descriptor, and so the lock, lives as long as the process
+}
+
+bool bindable(asio::io_context& io, std::uint16_t port)
+{
+    tcp::acceptor a(io);
+    boost::system::error_code ec;
+    a.open(tcp::v4(), ec);
+    a.set_option(tcp::acceptor::reuse_address(true), ec);
+    a.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
+    return !ec;
+}
+
+} // namespace
+
 std::vector<std::uint16_t> free_ports(std::size_t count)
 {
+    if (count > slot_size) {
+        throw std::invalid_argument("free_ports: at most 32 ports at a time");
+    }
     std::random_device seed;
-    std::mt19937 random(seed());
-    std::uniform_int_distribution<int> base_dist(20000, 50000);
+    const int start = static_cast<int>(seed() % slot_count);
     asio::io_context io;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        const auto base = static_cast<std::uint16_t>(base_dist(random));
-        std::vector<tcp::acceptor> held;
+    for (int i = 0; i < slot_count; ++i) {
+        const int slot = (start + i) % slot_count;
         std::vector<std::uint16_t> ports;
-        bool ok = true;
-        for (std::size_t i = 0; i < count && ok; ++i) {
-            const auto port = static_cast<std::uint16_t>(base + i);
-            tcp::acceptor a(io);
-            boost::system::error_code ec;
-            a.open(tcp::v4(), ec);
-            a.set_option(tcp::acceptor::reuse_address(true), ec);
-            a.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
-            ok = !ec;
-            held.push_back(std::move(a));
-            ports.push_back(port);
+        for (std::size_t p = 0; p < count; ++p) {
+            ports.push_back(static_cast<std::uint16_t>(first_port + slot * slot_size + static_cast<int>(p)));
         }
-        if (ok) {
+        if (std::all_of(ports.begin(), ports.end(), [&](auto p) { return bindable(io, p); }) && claim_slot(slot)) {
             return ports;
         }
     }

@@ -13,8 +13,8 @@
 
 namespace herd::test {
 
-// `count` ports, each free on 127.0.0.1 when checked, from a randomly
-// placed range so that parallel test processes do not collide.
+// `count` consecutive ports (at most 32) on 127.0.0.1, free when checked
+// and reserved against every other test process for this one's lifetime.
 std::vector<std::uint16_t> free_ports(std::size_t count);
 
 // Connects, sends `request`, half-closes, and reads until the server closes.
