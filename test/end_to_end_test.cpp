@@ -112,7 +112,10 @@ asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, 
     }
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
 
 } // namespace
 
@@ -165,8 +168,7 @@ TEST_CASE("herd-server reports a port in use with status 1", "[e2e][cli]")
     CHECK_THAT(err, Catch::Contains("cannot listen for clients on 127.0.0.1:" + std::to_string(herd.port("Welsh"))));
 }
 
-TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, clean shutdown, logs",
-          "[e2e][herd]")
+TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, clean shutdown, logs", "[e2e][herd]")
 {
     process_herd herd(on_free_ports(default_topology()));
     for (const auto* name : {"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"}) {
@@ -175,11 +177,12 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
         const std::string at =
             first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 "
-                                                               "1621464827.959498503\n"));
+                                                          "1621464827.959498503\n"));
         REQUIRE_THAT(at, Catch::StartsWith("AT Goloman +"));
         for (const auto* name : {"Hands", "Holiday", "Welsh", "Wilkes"}) {
             INFO(name);
-            const auto everywhere = co_await answers_with(herd.port(name), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+            const auto everywhere =
+                co_await answers_with(herd.port(name), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
             CHECK(everywhere);
         }
         // Places from the bundled data, found although the server was
@@ -196,20 +199,26 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
     CHECK(herd.process("Holiday").wait(std::chrono::seconds(5)) == 128 + SIGKILL);
     herd.forget("Holiday");
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
-        const std::string at = first_line(co_await ask(herd.port("Hands"), "IAMAT kiwi.cs.ucla.edu +34-118 1700000000\n"));
-        const auto at_wilkes = co_await answers_with(herd.port("Wilkes"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+        const std::string at =
+            first_line(co_await ask(herd.port("Hands"), "IAMAT kiwi.cs.ucla.edu +34-118 1700000000\n"));
+        const auto at_wilkes =
+            co_await answers_with(herd.port("Wilkes"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
         CHECK(at_wilkes);
-        const auto at_goloman = co_await answers_with(herd.port("Goloman"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
+        const auto at_goloman =
+            co_await answers_with(herd.port("Goloman"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
         CHECK(at_goloman);
     });
 
     herd.start("Holiday");
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
         const auto sent = std::chrono::steady_clock::now();
-        const std::string at = first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +35-119 1700000001\n"));
-        const auto at_holiday = co_await answers_with(herd.port("Holiday"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
+        const std::string at =
+            first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +35-119 1700000001\n"));
+        const auto at_holiday =
+            co_await answers_with(herd.port("Holiday"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
         CHECK(at_holiday);
-        const auto at_welsh = co_await answers_with(herd.port("Welsh"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
+        const auto at_welsh =
+            co_await answers_with(herd.port("Welsh"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
         CHECK(at_welsh);
         CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(1));
     });

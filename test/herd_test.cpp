@@ -6,13 +6,17 @@
 
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
+#include <span>
+#include <string_view>
+
 using namespace herd;
 using namespace herd::test;
 namespace asio = boost::asio;
 
 namespace {
 
-const std::vector<std::string> everyone{"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"};
+constexpr std::array<std::string_view, 5> everyone{"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"};
 
 // The AT line of a WHATSAT reply from `server`, or the whole reply if it
 // is an error.
@@ -23,8 +27,8 @@ asio::awaitable<std::string> whatsat_at_line(local_herd& herd, std::string_view 
     co_return reply.substr(0, reply.find('\n'));
 }
 
-asio::awaitable<bool> everyone_has(local_herd& herd, const std::vector<std::string>& servers,
-                                   std::string_view client, std::string_view at_line,
+asio::awaitable<bool> everyone_has(local_herd& herd, std::span<const std::string_view> servers, std::string_view client,
+                                   std::string_view at_line,
                                    std::chrono::milliseconds limit = std::chrono::milliseconds(2000))
 {
     co_return co_await herd.changed().until(
@@ -35,7 +39,10 @@ asio::awaitable<bool> everyone_has(local_herd& herd, const std::vector<std::stri
         limit);
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text)
+{
+    return text.substr(0, text.find('\n'));
+}
 
 } // namespace
 
@@ -100,7 +107,7 @@ TEST_CASE("a server stopped and started again: the herd keeps answering, and it 
         herd.stop("Holiday"); // the only way to Welsh
         const std::string while_down =
             first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n"));
-        const std::vector<std::string> reachable{"Goloman", "Hands", "Wilkes"};
+        constexpr std::array<std::string_view, 3> reachable{"Goloman", "Hands", "Wilkes"};
         const auto settled = co_await everyone_has(herd, reachable, "kiwi", while_down);
         REQUIRE(settled);
         const auto at_wilkes = co_await whatsat_at_line(herd, "Wilkes", "kiwi");
@@ -111,7 +118,7 @@ TEST_CASE("a server stopped and started again: the herd keeps answering, and it 
         herd.start("Holiday");
         const auto sent = std::chrono::steady_clock::now();
         const std::string next = first_line(co_await ask(herd.port("Hands"), "IAMAT kiwi +35-119 1700000001\n"));
-        const std::vector<std::string> restarted{"Holiday", "Welsh"};
+        constexpr std::array<std::string_view, 2> restarted{"Holiday", "Welsh"};
         const auto restarted_in_time =
             co_await everyone_has(herd, restarted, "kiwi", next, std::chrono::milliseconds(1000));
         CHECK(restarted_in_time);
@@ -133,7 +140,7 @@ TEST_CASE("forged peer lines from a client change nothing anywhere", "[herd][sec
         const auto settled = co_await everyone_has(herd, everyone, "kiwi", real);
         REQUIRE(settled);
         for (const auto& s : everyone) {
-            const std::string forged = "AT " + s + " +0.000000000 kiwi +1+1 1800000000\n";
+            const std::string forged = "AT " + std::string(s) + " +0.000000000 kiwi +1+1 1800000000\n";
             const auto answer = co_await ask(herd.port(s), forged);
             CHECK(answer == "? " + forged);
         }

@@ -21,7 +21,8 @@ TEST_CASE("the store keeps the newest record by client time", "[store]")
     location_store store;
     CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::stored);
     CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::duplicate);
-    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) == location_store::outcome::stale);
+    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) ==
+          location_store::outcome::stale);
     CHECK(store.find("kiwi")->at_line == "AT Hands +0.100000000 kiwi +1+1 100");
     CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 100.000000001")) ==
           location_store::outcome::stored);
@@ -53,7 +54,7 @@ TEST_CASE("ties break the same way whichever record arrives first", "[store]")
     CHECK(newer_than(b, a));
     CHECK_FALSE(newer_than(a, b));
     CHECK(newer_than(c, b)); // same origin: the AT line's bytes
-    for (auto order : {std::vector{a, b, c}, std::vector{c, b, a}, std::vector{b, c, a}}) {
+    for (const auto& order : {std::vector{a, b, c}, std::vector{c, b, a}, std::vector{b, c, a}}) {
         location_store store;
         for (const auto& r : order) {
             store.update("kiwi", r);

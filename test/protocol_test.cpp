@@ -12,16 +12,28 @@ using namespace herd;
 
 namespace {
 
-bool is_iamat(std::string_view line) { return std::holds_alternative<iamat_command>(parse_command(line)); }
-bool is_whatsat(std::string_view line) { return std::holds_alternative<whatsat_command>(parse_command(line)); }
-bool is_invalid(std::string_view line) { return std::holds_alternative<invalid_line>(parse_command(line)); }
+bool is_iamat(std::string_view line)
+{
+    return std::holds_alternative<iamat_command>(parse_command(line));
+}
+bool is_whatsat(std::string_view line)
+{
+    return std::holds_alternative<whatsat_command>(parse_command(line));
+}
+bool is_invalid(std::string_view line)
+{
+    return std::holds_alternative<invalid_line>(parse_command(line));
+}
 
 std::string iamat_with_location(std::string_view location)
 {
     return "IAMAT kiwi " + std::string(location) + " 1621464827.959498503";
 }
 
-std::string iamat_with_time(std::string_view time) { return "IAMAT kiwi +34.068930-118.445127 " + std::string(time); }
+std::string iamat_with_time(std::string_view time)
+{
+    return "IAMAT kiwi +34.068930-118.445127 " + std::string(time);
+}
 
 std::string whatsat(std::string_view radius, std::string_view bound)
 {
@@ -116,28 +128,28 @@ TEST_CASE("locations follow ISO 6709 decimal degrees", "[protocol]")
     SECTION("refused")
     {
         for (const char* bad : {
-                 "34.068930-118.445127",   // latitude sign missing
-                 "+34.068930118.445127",   // longitude sign missing
-                 "+34.068930",             // one component
-                 "+34-118+5",              // a third component
-                 "+90.000001+0",           // latitude past 90
-                 "+91+0",                  // latitude past 90
-                 "-90.1+0",                // latitude past -90
-                 "+0+180.0000001",         // longitude past 180
-                 "+0-181",                 // longitude past -180
-                 "+100+0",                 // three integer digits of latitude
-                 "+0+1000",                // four integer digits of longitude
-                 "+034+0",                 // three integer digits, even as a leading zero
-                 "+34.-118",               // no digits after the point
-                 "+.5-118",                // no digits before the point
-                 "+3.4e1-118",             // exponent
-                 "+nan-118",               // not a number
-                 "+inf-118",               // not a number
-                 "+0x10-118",              // hexadecimal
-                 "+3_4-118",               // digit separator
-                 "++34-118",               // two signs
-                 "+34--118",               // two signs
-                 "+34,5-118",              // decimal comma
+                 "34.068930-118.445127", // latitude sign missing
+                 "+34.068930118.445127", // longitude sign missing
+                 "+34.068930",           // one component
+                 "+34-118+5",            // a third component
+                 "+90.000001+0",         // latitude past 90
+                 "+91+0",                // latitude past 90
+                 "-90.1+0",              // latitude past -90
+                 "+0+180.0000001",       // longitude past 180
+                 "+0-181",               // longitude past -180
+                 "+100+0",               // three integer digits of latitude
+                 "+0+1000",              // four integer digits of longitude
+                 "+034+0",               // three integer digits, even as a leading zero
+                 "+34.-118",             // no digits after the point
+                 "+.5-118",              // no digits before the point
+                 "+3.4e1-118",           // exponent
+                 "+nan-118",             // not a number
+                 "+inf-118",             // not a number
+                 "+0x10-118",            // hexadecimal
+                 "+3_4-118",             // digit separator
+                 "++34-118",             // two signs
+                 "+34--118",             // two signs
+                 "+34,5-118",            // decimal comma
                  "",
              }) {
             INFO(bad);
@@ -161,8 +173,8 @@ TEST_CASE("times are POSIX seconds with any number of decimals", "[protocol]")
     CHECK_FALSE(parse_time_ns("9223372036.854775808"));
     CHECK_FALSE(parse_time_ns("9223372037"));
     CHECK_FALSE(parse_time_ns("99999999999999999999999"));
-    for (const char* bad : {"", "+5", "-5", "1e9", "1E9", "nan", "inf", "0x10", "1_000", "1.", ".5", "1.5.5", "١٢",
-                            "12a", " 12"}) {
+    for (const char* bad :
+         {"", "+5", "-5", "1e9", "1E9", "nan", "inf", "0x10", "1_000", "1.", ".5", "1.5.5", "١٢", "12a", " 12"}) {
         INFO(bad);
         CHECK_FALSE(parse_time_ns(bad));
     }
@@ -178,8 +190,8 @@ TEST_CASE("WHATSAT radius is kilometres, 0 < r <= 50", "[protocol]")
     CHECK(is_whatsat(whatsat("50.000", "5")));
     CHECK(is_whatsat(whatsat("0.001", "5")));
     CHECK(is_whatsat(whatsat("007", "5")));
-    for (const char* bad : {"0", "0.0", "000", "50.0001", "51", "100", "-1", "+5", "10abc", "1e1", "nan", "inf",
-                            "0x10", "1_0", "5.", ".5"}) {
+    for (const char* bad : {"0", "0.0", "000", "50.0001", "51", "100", "-1", "+5", "10abc", "1e1", "nan", "inf", "0x10",
+                            "1_0", "5.", ".5"}) {
         INFO(bad);
         CHECK(is_invalid(whatsat(bad, "5")));
     }
@@ -229,7 +241,8 @@ TEST_CASE("AT replies copy the client's fields byte for byte", "[protocol]")
           "AT Goloman +0.263873497 kiwi.cs.ucla.edu +34.0689300-118.4451270 1621464827.95949850399999");
     // A client ahead of the server's clock: negative skew.
     const auto ahead = std::get<iamat_command>(parse_command("IAMAT kiwi +34-118 1621464830"));
-    CHECK(format_at("Hands", 1621464828000000000 - ahead.time_ns, ahead) == "AT Hands -2.000000000 kiwi +34-118 1621464830");
+    CHECK(format_at("Hands", 1621464828000000000 - ahead.time_ns, ahead) ==
+          "AT Hands -2.000000000 kiwi +34-118 1621464830");
 }
 
 TEST_CASE("invalid lines are echoed without their newline and one CR", "[protocol]")

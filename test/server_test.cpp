@@ -30,10 +30,10 @@ topology small_herd(std::optional<std::string> secret)
     const auto p = free_ports(8);
     std::string text = "[servers.Goloman]\nport = " + std::to_string(p[0]) + "\npeer_port = " + std::to_string(p[1]) +
                        "\nneighbors = [\"Hands\", \"Holiday\"]\n" + "[servers.Hands]\nport = " + std::to_string(p[2]) +
-                       "\npeer_port = " + std::to_string(p[3]) + "\n" + "[servers.Holiday]\nport = " +
-                       std::to_string(p[4]) + "\npeer_port = " + std::to_string(p[5]) + "\n" +
-                       "[servers.Welsh]\nport = " + std::to_string(p[6]) + "\npeer_port = " + std::to_string(p[7]) +
-                       "\nneighbors = [\"Hands\"]\n";
+                       "\npeer_port = " + std::to_string(p[3]) + "\n" +
+                       "[servers.Holiday]\nport = " + std::to_string(p[4]) + "\npeer_port = " + std::to_string(p[5]) +
+                       "\n" + "[servers.Welsh]\nport = " + std::to_string(p[6]) +
+                       "\npeer_port = " + std::to_string(p[7]) + "\nneighbors = [\"Hands\"]\n";
     if (secret) {
         text += "[herd]\nsecret = \"" + *secret + "\"\n";
     }
@@ -112,7 +112,10 @@ asio::awaitable<std::pair<client, std::string>> dial_link(std::uint16_t peer_por
     co_return std::pair{std::move(link), answer.value_or("")};
 }
 
-std::uint16_t port_of(const topology& herd, std::string_view name) { return herd.find(name)->port; }
+std::uint16_t port_of(const topology& herd, std::string_view name)
+{
+    return herd.find(name)->port;
+}
 
 tcp::acceptor listen_as(asio::io_context& io, const topology& herd, std::string_view name)
 {
@@ -127,22 +130,21 @@ TEST_CASE("a connection's commands are all answered, in order, the last without 
         const auto herd = small_herd(std::nullopt);
         server goloman(io, herd, "Goloman", options_with());
         goloman.start();
-        const std::string reply = co_await ask(port_of(herd, "Goloman"),
-                                                    "IAMAT kiwi +34.068930-118.445127 1621464827.959498503\r\n"
-                                                    "\n"
-                                                    " \t\v\f\r\n"
-                                                    "WHATSAT nobody 10 5\n"
-                                                    "bogus line\n"
-                                                    "IAMAT kiwi +34.068930-118.445127 1621464827.5\n"
-                                                    "IAMAT\tkiwi +34.068930-118.445127 1621464830");
+        const std::string reply =
+            co_await ask(port_of(herd, "Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827.959498503\r\n"
+                                                   "\n"
+                                                   " \t\v\f\r\n"
+                                                   "WHATSAT nobody 10 5\n"
+                                                   "bogus line\n"
+                                                   "IAMAT kiwi +34.068930-118.445127 1621464827.5\n"
+                                                   "IAMAT\tkiwi +34.068930-118.445127 1621464830");
         CHECK(reply == "AT Goloman +0.263873497 kiwi +34.068930-118.445127 1621464827.959498503\n"
                        "? WHATSAT nobody 10 5\n"
                        "? bogus line\n"
                        "AT Goloman +0.723372000 kiwi +34.068930-118.445127 1621464827.5\n"
                        "AT Goloman -1.776628000 kiwi +34.068930-118.445127 1621464830\n");
         // The stale IAMAT was answered but did not replace the newest.
-        CHECK(goloman.store().find("kiwi")->at_line ==
-              "AT Goloman -1.776628000 kiwi +34.068930-118.445127 1621464830");
+        CHECK(goloman.store().find("kiwi")->at_line == "AT Goloman -1.776628000 kiwi +34.068930-118.445127 1621464830");
     });
 }
 
@@ -179,12 +181,11 @@ TEST_CASE("pipelined commands see each other's effects in order", "[server][what
         const auto herd = small_herd(std::nullopt);
         server goloman(io, herd, "Goloman", options_with());
         goloman.start();
-        const std::string reply = co_await ask(port_of(herd, "Goloman"),
-                                                    "WHATSAT kiwi 1 1\n"
-                                                    "IAMAT kiwi +34.072839-118.442165 1621464827\n"
-                                                    "WHATSAT kiwi 1 1\n"
-                                                    "IAMAT kiwi +34.063057-118.446680 1621464828\n"
-                                                    "WHATSAT kiwi 0.05 1\n");
+        const std::string reply = co_await ask(port_of(herd, "Goloman"), "WHATSAT kiwi 1 1\n"
+                                                                         "IAMAT kiwi +34.072839-118.442165 1621464827\n"
+                                                                         "WHATSAT kiwi 1 1\n"
+                                                                         "IAMAT kiwi +34.063057-118.446680 1621464828\n"
+                                                                         "WHATSAT kiwi 0.05 1\n");
         CHECK(reply.rfind("? WHATSAT kiwi 1 1\nAT Goloman +1.223372000 kiwi +34.072839-118.442165 1621464827\n"
                           "AT Goloman +1.223372000 kiwi +34.072839-118.442165 1621464827\n{",
                           0) == 0);
@@ -271,7 +272,7 @@ TEST_CASE("only a neighbour with the herd's secret may send records", "[server][
             // Whatever a refused dialer sends after is never read.
             co_await refused->send(record);
             const auto after_refusal = co_await refused->read_until_close(line_limit);
-            CHECK(after_refusal == "");
+            CHECK(after_refusal.empty());
         }
         CHECK(goloman.stats().peer_links_refused == 4);
 

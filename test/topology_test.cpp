@@ -43,8 +43,10 @@ TEST_CASE("the repository's herd.toml is the default herd of five", "[topology]"
     const auto herd = load_topology(HERD_SOURCE_DIR "/herd.toml");
     REQUIRE(herd.names() == "Goloman, Hands, Holiday, Welsh, Wilkes");
     const std::map<std::string, std::pair<int, std::vector<std::string>>> expected{
-        {"Goloman", {12125, {"Hands", "Holiday", "Wilkes"}}}, {"Hands", {12126, {"Goloman", "Wilkes"}}},
-        {"Holiday", {12127, {"Goloman", "Welsh", "Wilkes"}}}, {"Welsh", {12128, {"Holiday"}}},
+        {"Goloman", {12125, {"Hands", "Holiday", "Wilkes"}}},
+        {"Hands", {12126, {"Goloman", "Wilkes"}}},
+        {"Holiday", {12127, {"Goloman", "Welsh", "Wilkes"}}},
+        {"Welsh", {12128, {"Holiday"}}},
         {"Wilkes", {12129, {"Goloman", "Hands", "Holiday"}}}};
     for (const auto& s : herd.servers) {
         INFO(s.name);

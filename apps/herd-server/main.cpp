@@ -107,9 +107,9 @@ int main(int argc, char** argv)
                                     "Usage: herd-server --name NAME [--config FILE] [--log-dir DIR]\n\nOptions");
     options.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
         "name,n", po::value<std::string>(), "the server to run, as named in the topology file")(
-        "config,c", po::value<std::string>()->default_value("herd.toml"), "the topology file")(
-        "log-dir", po::value<std::string>(),
-        "directory for NAME.log (default: herd.log_dir in the topology file, else ./logs)");
+        "config,c", po::value<std::string>()->default_value("herd.toml"),
+        "the topology file")("log-dir", po::value<std::string>(),
+                             "directory for NAME.log (default: herd.log_dir in the topology file, else ./logs)");
 
     po::variables_map args;
     try {

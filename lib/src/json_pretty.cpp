@@ -14,13 +14,27 @@ void append_string(std::string& out, std::string_view s)
     out += '"';
     for (char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             if (static_cast<unsigned char>(c) < 0x20) {
                 std::array<char, 8> buf{};
@@ -34,8 +48,7 @@ void append_string(std::string& out, std::string_view s)
     out += '"';
 }
 
-template <typename Number>
-void append_number(std::string& out, Number n)
+template <typename Number> void append_number(std::string& out, Number n)
 {
     std::array<char, 32> buf{};
     auto end = std::to_chars(buf.data(), buf.data() + buf.size(), n).ptr;
@@ -55,17 +68,32 @@ void append_double(std::string& out, double d)
     out.append(buf.data(), end);
 }
 
-void indent(std::string& out, int depth) { out.append(static_cast<std::size_t>(depth) * 3, ' '); }
+void indent(std::string& out, int depth)
+{
+    out.append(static_cast<std::size_t>(depth) * 3, ' ');
+}
 
 void print(std::string& out, const boost::json::value& v, int depth)
 {
     switch (v.kind()) {
-    case boost::json::kind::null: out += "null"; break;
-    case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case boost::json::kind::int64: append_number(out, v.get_int64()); break;
-    case boost::json::kind::uint64: append_number(out, v.get_uint64()); break;
-    case boost::json::kind::double_: append_double(out, v.get_double()); break;
-    case boost::json::kind::string: append_string(out, v.get_string()); break;
+    case boost::json::kind::null:
+        out += "null";
+        break;
+    case boost::json::kind::bool_:
+        out += v.get_bool() ? "true" : "false";
+        break;
+    case boost::json::kind::int64:
+        append_number(out, v.get_int64());
+        break;
+    case boost::json::kind::uint64:
+        append_number(out, v.get_uint64());
+        break;
+    case boost::json::kind::double_:
+        append_double(out, v.get_double());
+        break;
+    case boost::json::kind::string:
+        append_string(out, v.get_string());
+        break;
     case boost::json::kind::array: {
         const auto& a = v.get_array();
         if (a.empty()) {

@@ -10,8 +10,7 @@ namespace herd::detail {
 namespace asio = boost::asio;
 
 asio::awaitable<std::optional<std::string>> read_line(asio::ip::tcp::socket& socket, line_reader& reader,
-                                                      std::chrono::steady_clock::duration limit,
-                                                      std::size_t max_bytes)
+                                                      std::chrono::steady_clock::duration limit, std::size_t max_bytes)
 {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {

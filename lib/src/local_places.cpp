@@ -58,7 +58,7 @@ std::string vicinity_of(const boost::json::object& props)
     if (auto number = string_property(props, "addr:housenumber"); !number.empty() && !street.empty()) {
         street = number + " " + street;
     }
-    const std::string city = string_property(props, "addr:city");
+    std::string city = string_property(props, "addr:city");
     if (street.empty()) {
         return city;
     }
@@ -97,9 +97,7 @@ local_places::~local_places() = default;
 
 std::unique_ptr<local_places> local_places::from_geojson(std::string_view geojson, std::string origin)
 {
-    auto fail = [&](const std::string& what) -> places_data_error {
-        return places_data_error(origin + ": " + what);
-    };
+    auto fail = [&](const std::string& what) -> places_data_error { return places_data_error(origin + ": " + what); };
     boost::system::error_code ec;
     boost::json::value doc = boost::json::parse(geojson, ec);
     if (ec) {
@@ -127,8 +125,8 @@ std::unique_ptr<local_places> local_places::from_geojson(std::string_view geojso
         }
         const auto& g = geometry->get_object();
         const auto* coords = g.if_contains("coordinates");
-        if (g.if_contains("type") == nullptr || g.at("type") != "Point" || coords == nullptr ||
-            !coords->is_array() || coords->get_array().size() < 2) {
+        if (g.if_contains("type") == nullptr || g.at("type") != "Point" || coords == nullptr || !coords->is_array() ||
+            coords->get_array().size() < 2) {
             continue; // ways and areas: only points are places here
         }
         const auto& props = props_v->get_object();
@@ -211,6 +209,9 @@ std::string local_places::describe() const
     return "local (" + std::to_string(index_->places.size()) + " places from " + index_->origin + ")";
 }
 
-std::size_t local_places::size() const noexcept { return index_->places.size(); }
+std::size_t local_places::size() const noexcept
+{
+    return index_->places.size();
+}
 
 } // namespace herd

@@ -6,8 +6,7 @@ namespace herd {
 
 location_record location_record::from(const at_record& parsed, std::string_view at_line)
 {
-    return {std::string(at_line), parsed.time_ns, parsed.where,
-            static_cast<std::uint16_t>(parsed.server.size())};
+    return {std::string(at_line), parsed.time_ns, parsed.where, static_cast<std::uint16_t>(parsed.server.size())};
 }
 
 bool newer_than(const location_record& a, const location_record& b) noexcept

@@ -13,8 +13,8 @@ namespace {
 
 std::shared_ptr<spdlog::logger> with_format(std::shared_ptr<spdlog::logger> log)
 {
-    log->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%fZ %-5l %v",
-                                                                   spdlog::pattern_time_type::utc));
+    log->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%fZ %-5l %v", spdlog::pattern_time_type::utc));
     log->set_level(spdlog::level::info);
     // Warnings reach the file at once; the server flushes the rest on a
     // timer so that logging every line does not cost a write(2) each.
@@ -43,12 +43,24 @@ std::string escape_for_log(std::string_view bytes)
     for (char c : bytes) {
         const auto u = static_cast<unsigned char>(c);
         switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\r': out += "\\r"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
-        case '\f': out += "\\f"; break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\v':
+            out += "\\v";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             if (u < 0x20 || u == 0x7f) {
                 std::array<char, 8> buf{};

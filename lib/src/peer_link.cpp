@@ -19,7 +19,7 @@ using detail::use_tuple;
 namespace {
 constexpr auto handshake_time_limit = std::chrono::seconds(2);
 constexpr std::size_t queue_capacity = 4096;
-constexpr std::size_t max_batch_bytes = 64 * 1024;
+constexpr std::size_t max_batch_bytes = std::size_t{64} * 1024;
 } // namespace
 
 peer_link::peer_link(std::shared_ptr<server::state> owner, const server_config& neighbour)
@@ -31,8 +31,8 @@ peer_link::peer_link(std::shared_ptr<server::state> owner, const server_config& 
 void peer_link::start()
 {
     auto self = shared_from_this();
-    asio::co_spawn(owner_->executor, [self]() { return self->run(); },
-                   log_failure(owner_->log, "link to " + neighbour_.name));
+    asio::co_spawn(
+        owner_->executor, [self]() { return self->run(); }, log_failure(owner_->log, "link to " + neighbour_.name));
 }
 
 void peer_link::stop()
@@ -52,8 +52,8 @@ bool peer_link::post(std::shared_ptr<const std::string> at_line)
 void peer_link::note_down(const std::string& why)
 {
     if (why != last_failure_) {
-        owner_->log->warn("peer link to {} ({}:{}) down: {}", neighbour_.name, neighbour_.host,
-                          neighbour_.peer_port, why);
+        owner_->log->warn("peer link to {} ({}:{}) down: {}", neighbour_.name, neighbour_.host, neighbour_.peer_port,
+                          why);
         last_failure_ = why;
     }
 }
@@ -66,7 +66,7 @@ asio::awaitable<void> peer_link::run()
         if (co_await connect()) {
             last_failure_.clear();
             owner_->log->info("peer link to {} open", neighbour_.name);
-            auto send = send_records(std::move(pending));
+            auto send = send_records(std::exchange(pending, nullptr));
             auto watch = watch_for_close();
             co_await (std::move(send) || std::move(watch));
             boost::system::error_code ignored;

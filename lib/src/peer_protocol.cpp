@@ -25,7 +25,10 @@ std::string to_hex(const unsigned char* data, std::size_t size)
     return out;
 }
 
-bool is_token(std::string_view s, std::size_t max) noexcept { return !s.empty() && s.size() <= max; }
+bool is_token(std::string_view s, std::size_t max) noexcept
+{
+    return !s.empty() && s.size() <= max;
+}
 
 // "HERD herd/1 <word> ..." with exactly `arity` fields after the word.
 std::optional<fields> parse_message(std::string_view line, std::string_view word, std::size_t arity) noexcept
@@ -70,8 +73,7 @@ std::string make_proof(const std::optional<std::string>& secret, role who, std::
 
 bool proofs_equal(std::string_view expected, std::string_view received) noexcept
 {
-    return expected.size() == received.size() &&
-           CRYPTO_memcmp(expected.data(), received.data(), expected.size()) == 0;
+    return expected.size() == received.size() && CRYPTO_memcmp(expected.data(), received.data(), expected.size()) == 0;
 }
 
 std::string format_challenge(std::string_view acceptor, std::string_view nonce)
@@ -108,8 +110,8 @@ std::optional<hello> parse_hello(std::string_view line) noexcept
 {
     fields f = split_fields(line);
     // Six fields is the most split_fields keeps, exactly what HELLO has.
-    if (f.count != 6 || f.at[0] != "HERD" || f.at[1] != version || f.at[2] != "HELLO" ||
-        !is_token(f.at[3], 64) || !is_token(f.at[4], 64) || !is_token(f.at[5], 128)) {
+    if (f.count != 6 || f.at[0] != "HERD" || f.at[1] != version || f.at[2] != "HELLO" || !is_token(f.at[3], 64) ||
+        !is_token(f.at[4], 64) || !is_token(f.at[5], 128)) {
         return std::nullopt;
     }
     return hello{f.at[3], f.at[4], f.at[5]};

@@ -50,8 +50,8 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
                self.me.neighbors.end()) {
         reason = refuse(std::string(hello->dialer) + " is not a neighbour of " + self.me.name);
     } else {
-        const std::string expected = peer::make_proof(self.herd.secret, peer::role::dialer, self.me.name,
-                                                      hello->dialer, nonce, hello->nonce);
+        const std::string expected =
+            peer::make_proof(self.herd.secret, peer::role::dialer, self.me.name, hello->dialer, nonce, hello->nonce);
         if (!peer::proofs_equal(expected, hello->proof)) {
             reason = refuse("proof of membership from " + std::string(hello->dialer) + " does not match");
         }
@@ -61,8 +61,8 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
         co_await detail::write_line(socket, std::move(refused), std::chrono::seconds(1));
         co_return std::nullopt;
     }
-    const std::string proof = peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer,
-                                               nonce, hello->nonce);
+    const std::string proof =
+        peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer, nonce, hello->nonce);
     std::string welcome = peer::format_welcome(proof);
     if (!co_await detail::write_line(socket, std::move(welcome), hello_time_limit)) {
         co_return std::nullopt;
@@ -78,8 +78,7 @@ void receive_record(server::state& self, std::string_view line, const std::strin
         return;
     }
     ++self.stats.peer_records_received;
-    const auto outcome =
-        self.store_and_propagate(record->client, location_record::from(*record, line), neighbour);
+    const auto outcome = self.store_and_propagate(record->client, location_record::from(*record, line), neighbour);
     if (outcome == location_store::outcome::stored) {
         ++self.stats.peer_records_stored;
     }

@@ -6,7 +6,10 @@
 namespace herd {
 namespace {
 
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) noexcept
+{
+    return c >= '0' && c <= '9';
+}
 
 // "D+(.D+)?" split into its integer and fraction digits. Anything else
 // (an exponent, "nan", "0x10", "1_000", a sign) fails.
@@ -89,8 +92,7 @@ double to_double(std::string_view text) noexcept
 }
 
 // One signed ISO 6709 component at the front of `text`.
-std::optional<double> take_degrees(std::string_view& text, std::size_t max_int_digits,
-                                   unsigned limit) noexcept
+std::optional<double> take_degrees(std::string_view& text, std::size_t max_int_digits, unsigned limit) noexcept
 {
     if (text.empty() || (text.front() != '+' && text.front() != '-')) {
         return std::nullopt;
@@ -340,11 +342,11 @@ std::string fold_newlines(std::string_view text)
 {
     std::string out;
     out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\n' && !out.empty() && out.back() == '\n') {
+    for (char c : text) {
+        if (c == '\n' && !out.empty() && out.back() == '\n') {
             continue;
         }
-        out += text[i];
+        out += c;
     }
     return out;
 }

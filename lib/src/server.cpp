@@ -1,7 +1,7 @@
 // The client side of a server: the accept loop (start_server) and one
 // handle_connection coroutine per client, with handle_iamat and
-// handle_whatsat behind it. Read these beside the prototype's functions of
-// the same names in reference/python/server.py.
+// handle_whatsat behind it: the asyncio prototype's functions of the same
+// names (docs/architecture.md pairs them).
 #include "herd/server.hpp"
 
 #include "detail/within.hpp"
@@ -28,8 +28,7 @@ using detail::use_tuple;
 
 std::int64_t system_clock_ns()
 {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -135,8 +134,8 @@ asio::awaitable<boost::json::object> search_places(std::shared_ptr<places_source
 asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> self, places_query query)
 {
     const auto started = std::chrono::steady_clock::now();
-    const std::string what = fmt::format("places {:.6f},{:.6f} radius {} m bound {}", query.where.lat,
-                                         query.where.lng, query.radius_metres, query.bound);
+    const std::string what = fmt::format("places {:.6f},{:.6f} radius {} m bound {}", query.where.lat, query.where.lng,
+                                         query.radius_metres, query.bound);
     auto search = search_places(self->options.places, std::move(query));
     auto answer = co_await detail::within(std::move(search), self->options.places_timeout);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -211,8 +210,7 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
                 append_invalid(replies, *line);
             }
             if (replies.size() > before) {
-                self->log->info("client {} > {}", client,
-                                escape_for_log(std::string_view(replies).substr(before)));
+                self->log->info("client {} > {}", client, escape_for_log(std::string_view(replies).substr(before)));
             }
         }
         if (!replies.empty()) {
@@ -282,7 +280,10 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
     listen_on(state_->peer_acceptor, io, herd.secret ? me->host : "127.0.0.1", me->peer_port, "peers");
 }
 
-server::~server() { stop(); }
+server::~server()
+{
+    stop();
+}
 
 void server::start()
 {
@@ -334,10 +335,25 @@ void server::stop()
     s.log->flush();
 }
 
-const std::string& server::name() const noexcept { return state_->me.name; }
-std::uint16_t server::client_port() const noexcept { return state_->client_acceptor.local_endpoint().port(); }
-std::uint16_t server::peer_port() const noexcept { return state_->peer_acceptor.local_endpoint().port(); }
-const location_store& server::store() const noexcept { return state_->store; }
-const server_stats& server::stats() const noexcept { return state_->stats; }
+const std::string& server::name() const noexcept
+{
+    return state_->me.name;
+}
+std::uint16_t server::client_port() const noexcept
+{
+    return state_->client_acceptor.local_endpoint().port();
+}
+std::uint16_t server::peer_port() const noexcept
+{
+    return state_->peer_acceptor.local_endpoint().port();
+}
+const location_store& server::store() const noexcept
+{
+    return state_->store;
+}
+const server_stats& server::stats() const noexcept
+{
+    return state_->stats;
+}
 
 } // namespace herd

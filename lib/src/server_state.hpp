@@ -36,7 +36,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     // Store a record; if it changed the store, hand it to every neighbour's
     // link but the one it came from. The twin of the prototype's propagate().
     location_store::outcome store_and_propagate(std::string_view client, location_record record,
-                                                 std::string_view came_from);
+                                                std::string_view came_from);
 };
 
 // Keeps a connection's socket in state::sockets while its coroutine runs.
@@ -60,9 +60,8 @@ using connection_handler = boost::asio::awaitable<void> (*)(std::shared_ptr<serv
 
 // The twin of asyncio.start_server: accepts on `acceptor` and runs
 // `handle` for each connection, until the server stops.
-boost::asio::awaitable<void> start_server(std::shared_ptr<server::state> self,
-                                          boost::asio::ip::tcp::acceptor& acceptor, connection_handler handle,
-                                          std::string what);
+boost::asio::awaitable<void> start_server(std::shared_ptr<server::state> self, boost::asio::ip::tcp::acceptor& acceptor,
+                                          connection_handler handle, std::string what);
 
 // "127.0.0.1:41234" for log lines.
 std::string describe(const boost::asio::ip::tcp::socket& socket);

@@ -31,13 +31,14 @@ void refuse_unknown_keys(const toml::table& table, std::initializer_list<std::st
                 list += list.empty() ? "" : ", ";
                 list += k;
             }
-            fail(source, "unknown key " + where + std::string(key.str()) + " (known here: " + list + ")");
+            std::string what = "unknown key ";
+            what.append(where).append(key.str()).append(" (known here: ").append(list).append(")");
+            fail(source, what);
         }
     }
 }
 
-const toml::table* optional_table(const toml::table& root, std::string_view key,
-                                  const std::string& source)
+const toml::table* optional_table(const toml::table& root, std::string_view key, const std::string& source)
 {
     const toml::node* node = root.get(key);
     if (node == nullptr) {
@@ -49,8 +50,8 @@ const toml::table* optional_table(const toml::table& root, std::string_view key,
     return node->as_table();
 }
 
-std::optional<std::string> optional_string(const toml::table& table, std::string_view key,
-                                           const std::string& source, const std::string& where)
+std::optional<std::string> optional_string(const toml::table& table, std::string_view key, const std::string& source,
+                                           const std::string& where)
 {
     const toml::node* node = table.get(key);
     if (node == nullptr) {
@@ -188,8 +189,8 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (secret_env) {
         auto value = env(*secret_env);
         if (!value || value->empty()) {
-            fail(source, "herd.secret_env names " + *secret_env +
-                             ", which is not set in the environment (or is empty)");
+            fail(source,
+                 "herd.secret_env names " + *secret_env + ", which is not set in the environment (or is empty)");
         }
         herd.secret = *value;
         herd.secret_origin = "environment variable " + *secret_env;
@@ -246,8 +247,8 @@ std::optional<std::string> process_env(const std::string& name)
     return value == nullptr ? std::nullopt : std::optional<std::string>(value);
 }
 
-topology parse_topology(std::string_view toml_text, const std::string& source,
-                        const std::filesystem::path& base_dir, const env_lookup& env)
+topology parse_topology(std::string_view toml_text, const std::string& source, const std::filesystem::path& base_dir,
+                        const env_lookup& env)
 {
     toml::table root;
     try {
@@ -270,8 +271,7 @@ topology parse_topology(std::string_view toml_text, const std::string& source,
     for (auto&& [key, node] : *servers) {
         herd.servers.push_back(read_server(std::string(key.str()), node, source));
     }
-    std::sort(herd.servers.begin(), herd.servers.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
+    std::sort(herd.servers.begin(), herd.servers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     check_links(herd, source);
     check_endpoints(herd, source);
     return herd;

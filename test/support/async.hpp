@@ -18,8 +18,7 @@ namespace herd::test {
 using namespace std::chrono_literals;
 
 // `make` is called with the io_context and returns the test's awaitable.
-template <typename Make>
-auto run_async(Make make, std::chrono::steady_clock::duration bound = 20s)
+template <typename Make> auto run_async(Make make, std::chrono::steady_clock::duration bound = 20s)
 {
     boost::asio::io_context io;
     auto body = [&]() { return make(io); };

@@ -9,9 +9,12 @@ namespace herd::test {
 
 namespace asio = boost::asio;
 
-store_signal::store_signal(asio::any_io_executor executor) : wake_(std::move(executor)) {}
+store_signal::store_signal(const asio::any_io_executor& executor) : wake_(executor) {}
 
-void store_signal::notify() { wake_.cancel(); }
+void store_signal::notify()
+{
+    wake_.cancel();
+}
 
 asio::awaitable<bool> store_signal::until(std::function<bool()> holds, std::chrono::milliseconds limit)
 {
@@ -26,7 +29,10 @@ asio::awaitable<bool> store_signal::until(std::function<bool()> holds, std::chro
     co_return true;
 }
 
-topology default_topology() { return load_topology(HERD_SOURCE_DIR "/herd.toml"); }
+topology default_topology()
+{
+    return load_topology(HERD_SOURCE_DIR "/herd.toml");
+}
 
 topology on_free_ports(topology herd)
 {
@@ -63,7 +69,10 @@ void local_herd::start_all()
     }
 }
 
-void local_herd::stop(const std::string& name) { servers_.erase(name); }
+void local_herd::stop(const std::string& name)
+{
+    servers_.erase(name);
+}
 
 std::string local_herd::record_at(std::string_view name, std::string_view client) const
 {

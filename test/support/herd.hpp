@@ -20,7 +20,7 @@ namespace herd::test {
 // Wakes a waiting test coroutine whenever any server's store changes.
 class store_signal {
 public:
-    explicit store_signal(boost::asio::any_io_executor executor);
+    explicit store_signal(const boost::asio::any_io_executor& executor);
     void notify();
     // True once `holds()` is true; false if `limit` passes first.
     boost::asio::awaitable<bool> until(std::function<bool()> holds, std::chrono::milliseconds limit);
@@ -44,7 +44,7 @@ public:
     void start_all();
     void stop(const std::string& name);
 
-    server& at(const std::string& name) { return *servers_.at(name); }
+    server& at(std::string_view name) { return *servers_.find(name)->second; }
     std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
     const topology& herd() const { return herd_; }
     store_signal& changed() { return changed_; }

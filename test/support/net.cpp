@@ -102,7 +102,10 @@ asio::awaitable<void> client::send(std::string_view text)
     co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
 }
 
-void client::shutdown_send() { socket_.shutdown(tcp::socket::shutdown_send); }
+void client::shutdown_send()
+{
+    socket_.shutdown(tcp::socket::shutdown_send);
+}
 
 asio::awaitable<std::optional<std::string>> client::read_line(std::chrono::milliseconds limit)
 {
@@ -120,8 +123,8 @@ asio::awaitable<std::optional<std::string>> client::read_line(std::chrono::milli
 asio::awaitable<std::string> client::read_bytes(std::size_t count, std::chrono::milliseconds limit)
 {
     if (buffer_.size() < count) {
-        auto read = asio::async_read(socket_, asio::dynamic_buffer(buffer_), asio::transfer_exactly(count - buffer_.size()),
-                                     use_tuple);
+        auto read = asio::async_read(socket_, asio::dynamic_buffer(buffer_),
+                                     asio::transfer_exactly(count - buffer_.size()), use_tuple);
         co_await detail::within(std::move(read), limit);
     }
     std::string out = buffer_.substr(0, std::min(count, buffer_.size()));

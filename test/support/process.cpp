@@ -45,6 +45,7 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
             ::_exit(126);
         }
         std::vector<char*> args;
+        args.reserve(argv.size() + 1);
         for (const auto& a : argv) {
             args.push_back(const_cast<char*>(a.c_str()));
         }
@@ -84,7 +85,8 @@ std::optional<std::string> child_process::stdout_line(std::chrono::milliseconds 
             out_buffer_.erase(0, nl + 1);
             return line;
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0 || !wait_readable(out_, left)) {
             return std::nullopt;
         }

@@ -21,10 +21,7 @@ struct location_record {
 
     static location_record from(const at_record& parsed, std::string_view at_line);
 
-    std::string_view server() const noexcept
-    {
-        return std::string_view(at_line).substr(3, server_len);
-    }
+    std::string_view server() const noexcept { return std::string_view(at_line).substr(3, server_len); }
 };
 
 // True when `a` should replace `b`. Newest client time wins; equal times
@@ -47,10 +44,7 @@ public:
 private:
     struct string_hash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            return std::hash<std::string_view>{}(s);
-        }
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
     std::unordered_map<std::string, location_record, string_hash, std::equal_to<>> records_;
 };

@@ -1,8 +1,7 @@
 // The client protocol as pure functions: framing, the field grammar of
 // IAMAT and WHATSAT, and the exact text of every reply. Nothing here does
 // I/O, so every rule of ../shared/spec/PROTOCOL.md is unit-tested
-// synchronously (test/protocol_test.cpp). The Python twin is the
-// `protocol` section of reference/python/server.py.
+// synchronously (test/protocol_test.cpp).
 #pragma once
 
 #include <array>

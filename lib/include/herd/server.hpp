@@ -26,10 +26,10 @@ class logger;
 namespace herd {
 
 struct server_options {
-    std::shared_ptr<places_source> places;  // required
-    std::shared_ptr<spdlog::logger> log;    // required: make_server_log or make_null_log
+    std::shared_ptr<places_source> places; // required
+    std::shared_ptr<spdlog::logger> log;   // required: make_server_log or make_null_log
     // Nanoseconds since the epoch; the skew in AT replies is taken from it.
-    std::function<std::int64_t()> clock;    // default: the system clock
+    std::function<std::int64_t()> clock; // default: the system clock
     std::chrono::milliseconds places_timeout{5000};
     // How often a link to a neighbour that is down is tried again when
     // there is nothing to send. A record to send tries at once.
@@ -46,11 +46,11 @@ struct server_stats {
     std::uint64_t invalid = 0;
     std::uint64_t peer_links_accepted = 0;
     std::uint64_t peer_links_refused = 0;
-    std::uint64_t peer_records_received = 0;  // valid AT lines from neighbours
-    std::uint64_t peer_records_stored = 0;    // ... that changed the store
-    std::uint64_t peer_records_queued = 0;    // handed to a neighbour's link
-    std::uint64_t peer_records_sent = 0;      // ... and written to it
-    std::uint64_t peer_records_dropped = 0;   // a neighbour was down or too slow
+    std::uint64_t peer_records_received = 0; // valid AT lines from neighbours
+    std::uint64_t peer_records_stored = 0;   // ... that changed the store
+    std::uint64_t peer_records_queued = 0;   // handed to a neighbour's link
+    std::uint64_t peer_records_sent = 0;     // ... and written to it
+    std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
 };
 
 std::int64_t system_clock_ns();

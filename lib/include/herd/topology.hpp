@@ -20,25 +20,25 @@ struct server_config {
     std::string name;
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
-    std::uint16_t peer_port = 0;         // default: port + 10000
-    std::vector<std::string> neighbors;  // sorted; links made bidirectional
+    std::uint16_t peer_port = 0;        // default: port + 10000
+    std::vector<std::string> neighbors; // sorted; links made bidirectional
 };
 
 struct places_config {
     std::string provider = "local";
-    std::filesystem::path file;          // empty: the bundled Westwood places
+    std::filesystem::path file; // empty: the bundled Westwood places
     std::chrono::milliseconds timeout{5000};
 };
 
 struct topology {
-    std::vector<server_config> servers;  // sorted by name
-    std::optional<std::string> secret;   // no secret: peers unauthenticated, loopback only
-    std::string secret_origin;           // where the secret came from, for the start-up log
-    std::filesystem::path log_dir;       // empty: "logs" under the working directory
+    std::vector<server_config> servers; // sorted by name
+    std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
+    std::string secret_origin;          // where the secret came from, for the start-up log
+    std::filesystem::path log_dir;      // empty: "logs" under the working directory
     places_config places;
 
     const server_config* find(std::string_view name) const noexcept;
-    std::string names() const;           // "Goloman, Hands, ..." for messages
+    std::string names() const; // "Goloman, Hands, ..." for messages
 };
 
 class topology_error : public std::runtime_error {
@@ -53,8 +53,8 @@ std::optional<std::string> process_env(const std::string& name);
 
 // `source` names the file in messages; relative paths inside the file are
 // taken relative to `base_dir`, the file's own directory.
-topology parse_topology(std::string_view toml_text, const std::string& source,
-                        const std::filesystem::path& base_dir, const env_lookup& env = process_env);
+topology parse_topology(std::string_view toml_text, const std::string& source, const std::filesystem::path& base_dir,
+                        const env_lookup& env = process_env);
 
 topology load_topology(const std::filesystem::path& file, const env_lookup& env = process_env);
 

@@ -14,8 +14,7 @@ namespace herd::detail {
 
 // One line without its '\n', or nothing on time-out, end of input, an error,
 // or `max_bytes` with no '\n'. Bytes after the line stay in `reader`.
-boost::asio::awaitable<std::optional<std::string>> read_line(boost::asio::ip::tcp::socket& socket,
-                                                             line_reader& reader,
+boost::asio::awaitable<std::optional<std::string>> read_line(boost::asio::ip::tcp::socket& socket, line_reader& reader,
                                                              std::chrono::steady_clock::duration limit,
                                                              std::size_t max_bytes);
 

@@ -20,8 +20,7 @@ inline constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitab
 // The operation's result, or nothing if `limit` passed first (the
 // operation is then cancelled).
 template <typename T>
-boost::asio::awaitable<std::optional<T>> within(boost::asio::awaitable<T> op,
-                                                std::chrono::steady_clock::duration limit)
+boost::asio::awaitable<std::optional<T>> within(boost::asio::awaitable<T> op, std::chrono::steady_clock::duration limit)
 {
     using namespace boost::asio::experimental::awaitable_operators;
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);

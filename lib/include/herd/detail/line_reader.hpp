@@ -16,7 +16,7 @@ namespace herd::detail {
 class line_reader {
 public:
     // Space for the next read, after the lines already taken.
-    std::span<char> prepare(std::size_t size = 16 * 1024)
+    std::span<char> prepare(std::size_t size = std::size_t{16} * 1024)
     {
         if (consumed_ > 0) {
             data_.erase(0, consumed_);
