@@ -9,10 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <array>
 #include <csignal>
 #include <fstream>
 #include <map>
 #include <random>
+#include <span>
 #include <sstream>
 
 using namespace herd;
@@ -81,7 +83,7 @@ public:
 
     child_process& process(const std::string& name) { return *servers_.at(name); }
     std::filesystem::path config() const { return dir_ / "herd.toml"; }
-    std::uint16_t port(const std::string& name) const { return herd_.find(name)->port; }
+    std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
     std::string log_of(const std::string& name) const { return read_file(dir_ / "logs" / (name + ".log")); }
     void forget(const std::string& name) { servers_.erase(name); }
 
@@ -112,9 +114,28 @@ asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, 
     }
 }
 
+constexpr std::array<std::string_view, 4> others{"Hands", "Holiday", "Welsh", "Wilkes"};
+constexpr std::array<std::string_view, 2> still_linked{"Wilkes", "Goloman"};
+constexpr std::array<std::string_view, 2> behind_holiday{"Holiday", "Welsh"};
+
 std::string first_line(const std::string& text)
 {
     return text.substr(0, text.find('\n'));
+}
+
+// Sends `iamat` to `from`, then checks that each of `to` answers WHATSAT
+// with the same AT line within `limit`. Returns the AT line.
+asio::awaitable<std::string> flood(process_herd& herd, std::string_view from, std::string_view iamat,
+                                   std::span<const std::string_view> to, std::chrono::milliseconds limit)
+{
+    const std::string at = first_line(co_await ask(herd.port(from), iamat));
+    REQUIRE_THAT(at, Catch::StartsWith("AT " + std::string(from) + " +"));
+    for (const auto name : to) {
+        INFO(name);
+        const auto reached = co_await answers_with(herd.port(name), "kiwi.cs.ucla.edu", at, limit);
+        CHECK(reached);
+    }
+    co_return at;
 }
 
 } // namespace
@@ -176,15 +197,8 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
     }
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
         const std::string at =
-            first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 "
-                                                          "1621464827.959498503\n"));
-        REQUIRE_THAT(at, Catch::StartsWith("AT Goloman +"));
-        for (const auto* name : {"Hands", "Holiday", "Welsh", "Wilkes"}) {
-            INFO(name);
-            const auto everywhere =
-                co_await answers_with(herd.port(name), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
-            CHECK(everywhere);
-        }
+            co_await flood(herd, "Goloman", "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503\n",
+                           others, std::chrono::seconds(2));
         // Places from the bundled data, found although the server was
         // started outside the repository.
         const std::string whatsat = co_await ask(herd.port("Welsh"), "WHATSAT kiwi.cs.ucla.edu 10 5\n");
@@ -199,27 +213,15 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
     CHECK(herd.process("Holiday").wait(std::chrono::seconds(5)) == 128 + SIGKILL);
     herd.forget("Holiday");
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
-        const std::string at =
-            first_line(co_await ask(herd.port("Hands"), "IAMAT kiwi.cs.ucla.edu +34-118 1700000000\n"));
-        const auto at_wilkes =
-            co_await answers_with(herd.port("Wilkes"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
-        CHECK(at_wilkes);
-        const auto at_goloman =
-            co_await answers_with(herd.port("Goloman"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(2));
-        CHECK(at_goloman);
+        co_await flood(herd, "Hands", "IAMAT kiwi.cs.ucla.edu +34-118 1700000000\n", still_linked,
+                       std::chrono::seconds(2));
     });
 
     herd.start("Holiday");
     run_async([&herd](asio::io_context&) -> asio::awaitable<void> {
         const auto sent = std::chrono::steady_clock::now();
-        const std::string at =
-            first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi.cs.ucla.edu +35-119 1700000001\n"));
-        const auto at_holiday =
-            co_await answers_with(herd.port("Holiday"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
-        CHECK(at_holiday);
-        const auto at_welsh =
-            co_await answers_with(herd.port("Welsh"), "kiwi.cs.ucla.edu", at, std::chrono::seconds(1));
-        CHECK(at_welsh);
+        co_await flood(herd, "Goloman", "IAMAT kiwi.cs.ucla.edu +35-119 1700000001\n", behind_holiday,
+                       std::chrono::seconds(1));
         CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(1));
     });
 
