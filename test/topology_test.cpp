@@ -56,7 +56,9 @@ TEST_CASE("the repository's herd.toml is the default herd of five", "[topology]"
         CHECK(s.neighbors == expected.at(s.name).second);
     }
     CHECK_FALSE(herd.secret);
-    CHECK(herd.places.provider == "local");
+    CHECK(herd.places.provider == "auto");
+    CHECK(herd.places.key_env == "GOOGLE_PLACES_API_KEY");
+    CHECK(herd.places.cache_ttl == std::chrono::seconds(60));
 }
 
 TEST_CASE("a minimal file runs with defaults, and links are made bidirectional", "[topology]")

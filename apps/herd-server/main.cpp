@@ -1,8 +1,8 @@
 // herd-server: one server of the herd. The twin of the prototype's
 // `asyncio.run(main())`: read the topology, build the server, run the one
 // io_context until SIGINT or SIGTERM.
-#include "herd/local_places.hpp"
 #include "herd/log.hpp"
+#include "herd/places_factory.hpp"
 #include "herd/server.hpp"
 #include "herd/topology.hpp"
 
@@ -28,14 +28,6 @@ namespace {
 constexpr int exit_usage = 2;
 constexpr int exit_failure = 1;
 
-std::shared_ptr<herd::places_source> make_places(const herd::places_config& config)
-{
-    if (config.file.empty()) {
-        return herd::local_places::bundled();
-    }
-    return herd::local_places::from_file(config.file);
-}
-
 asio::awaitable<void> stop_on_signal(asio::signal_set& signals, herd::server& server)
 {
     auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -49,20 +41,17 @@ int run(const po::variables_map& args)
     const std::string name = args["name"].as<std::string>();
     const std::filesystem::path config = args["config"].as<std::string>();
     herd::topology herd;
-    std::shared_ptr<herd::places_source> places;
     try {
         herd = herd::load_topology(config);
-        if (herd.find(name) == nullptr) {
-            std::cerr << "herd-server: no server named \"" << name << "\" in " << config.string()
-                      << " (known: " << herd.names() << ")\n";
-            return exit_usage;
-        }
-        places = make_places(herd.places);
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << e.what() << "\n";
         return exit_usage;
     }
-
+    if (herd.find(name) == nullptr) {
+        std::cerr << "herd-server: no server named \"" << name << "\" in " << config.string()
+                  << " (known: " << herd.names() << ")\n";
+        return exit_usage;
+    }
     std::filesystem::path log_dir = "logs";
     if (args.count("log-dir") != 0) {
         log_dir = args["log-dir"].as<std::string>();
@@ -70,12 +59,18 @@ int run(const po::variables_map& args)
         log_dir = herd.log_dir;
     }
 
+    asio::io_context io(1);
+    herd::server_options options;
+    options.places_timeout = herd.places.timeout;
     try {
-        asio::io_context io(1);
-        herd::server_options options;
-        options.places = places;
-        options.places_timeout = herd.places.timeout;
         options.log = herd::make_server_log(name, log_dir);
+        options.places = herd::make_places_source(io, herd.places, options.log);
+    } catch (const std::exception& e) {
+        std::cerr << "herd-server: " << e.what() << "\n";
+        return exit_usage;
+    }
+
+    try {
         herd::server server(io, herd, name, options);
         server.start();
 

@@ -332,6 +332,7 @@ void server::stop()
     }
     s.links.clear();
     s.flush_timer.cancel();
+    s.options.places->stop();
     s.log->flush();
 }
 

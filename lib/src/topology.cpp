@@ -1,5 +1,6 @@
 #include "herd/topology.hpp"
 
+#include "herd/google_api.hpp"
 #include "herd/protocol.hpp"
 
 #include <toml++/toml.h>
@@ -61,6 +62,24 @@ std::optional<std::string> optional_string(const toml::table& table, std::string
         fail(source, where + std::string(key) + " must be a string");
     }
     return node->as_string()->get();
+}
+
+// places.KEY in seconds: more than 0 (or 0 when `zero_allowed`) and at most `max`.
+std::optional<std::chrono::milliseconds> read_seconds(const toml::table& table, std::string_view key, double max,
+                                                      bool zero_allowed, const std::string& source)
+{
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return std::nullopt;
+    }
+    const auto value = node->value<double>();
+    if (!value || *value > max || *value < 0 || (*value == 0 && !zero_allowed)) {
+        std::ostringstream what;
+        what << "places." << key << " must be a number of seconds, " << (zero_allowed ? "from 0" : "more than 0")
+             << " and at most " << max;
+        fail(source, what.str());
+    }
+    return std::chrono::milliseconds(static_cast<long long>(*value * 1000));
 }
 
 std::uint16_t port_value(const toml::node& node, const std::string& source, const std::string& what)
@@ -204,22 +223,38 @@ void read_places_settings(const toml::table& root, topology& herd, const std::st
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"provider", "file", "timeout"}, source, "places.");
+    refuse_unknown_keys(*table, {"provider", "key_env", "endpoint", "ca_file", "file", "timeout", "cache_ttl"},
+                        source, "places.");
+    auto& places = herd.places;
     if (auto provider = optional_string(*table, "provider", source, "places.")) {
-        if (*provider != "local") {
-            fail(source, "places.provider \"" + *provider + "\" is not available (known: local)");
+        if (*provider != "auto" && *provider != "google" && *provider != "google-new" && *provider != "local") {
+            fail(source, "places.provider \"" + *provider + "\" is not one of auto, google, google-new, local");
         }
-        herd.places.provider = *provider;
+        places.provider = *provider;
+    }
+    if (auto key_env = optional_string(*table, "key_env", source, "places.")) {
+        if (key_env->empty()) {
+            fail(source, "places.key_env must name an environment variable");
+        }
+        places.key_env = *key_env;
+    }
+    if (auto endpoint = optional_string(*table, "endpoint", source, "places.")) {
+        if (!parse_https_url(*endpoint)) {
+            fail(source, "places.endpoint \"" + *endpoint + "\" is not an https://host[:port]/path URL");
+        }
+        places.endpoint = *endpoint;
+    }
+    if (auto ca_file = optional_string(*table, "ca_file", source, "places.")) {
+        places.ca_file = resolve(base_dir, *ca_file);
     }
     if (auto file = optional_string(*table, "file", source, "places.")) {
-        herd.places.file = resolve(base_dir, *file);
+        places.file = resolve(base_dir, *file);
     }
-    if (const toml::node* timeout = table->get("timeout")) {
-        const auto seconds = timeout->value<double>();
-        if (!seconds || !(*seconds > 0 && *seconds <= 300)) {
-            fail(source, "places.timeout must be a number of seconds, more than 0 and at most 300");
-        }
-        herd.places.timeout = std::chrono::milliseconds(static_cast<long long>(*seconds * 1000));
+    if (auto timeout = read_seconds(*table, "timeout", 300, false, source)) {
+        places.timeout = *timeout;
+    }
+    if (auto ttl = read_seconds(*table, "cache_ttl", 86400, true, source)) {
+        places.cache_ttl = *ttl;
     }
 }
 

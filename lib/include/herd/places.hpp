@@ -31,6 +31,9 @@ public:
 
     // For the start-up log: "local (412 places from ...)".
     virtual std::string describe() const = 0;
+
+    // The server is stopping: end requests under way and close connections.
+    virtual void stop() {}
 };
 
 // {"html_attributions": [], "results": [], "status": STATUS, "error_message": ...}

@@ -25,9 +25,16 @@ struct server_config {
 };
 
 struct places_config {
-    std::string provider = "local";
-    std::filesystem::path file; // empty: the bundled Westwood places
+    // "auto": Google's Places API (New) when the key's variable is set, the
+    // offline places otherwise. Or "google" (Nearby Search, legacy),
+    // "google-new" (Places API New), "local".
+    std::string provider = "auto";
+    std::string key_env = "GOOGLE_PLACES_API_KEY"; // the key itself never sits in the file
+    std::string endpoint;                          // empty: Google's own URL for the provider
+    std::filesystem::path ca_file;                 // trusted besides the system store
+    std::filesystem::path file;                    // local: empty means the bundled Westwood places
     std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds cache_ttl{60000};    // 0: no cache
 };
 
 struct topology {
