@@ -91,7 +91,15 @@ https_client::open(std::chrono::steady_clock::time_point deadline)
     if (SSL_set_tlsext_host_name(conn->stream.native_handle(), url_.host.c_str()) != 1) {
         co_return failed("cannot set TLS SNI for " + url_.host);
     }
-    conn->stream.set_verify_callback(asio::ssl::host_name_verification(url_.host));
+    conn->stream.set_verify_callback(
+        [check = asio::ssl::host_name_verification(url_.host)](bool preverified, asio::ssl::verify_context& ctx) {
+            const bool ok = check(preverified, ctx);
+            if (preverified && !ok) {
+                // host_name_verification refuses without saying why; the log should.
+                X509_STORE_CTX_set_error(ctx.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+            }
+            return ok;
+        });
     auto& socket = beast::get_lowest_layer(conn->stream);
     socket.expires_at(deadline);
     auto [connect_ec, endpoint] = co_await socket.async_connect(std::get<1>(*resolved), use_tuple);

@@ -44,8 +44,9 @@ topology on_free_ports(topology herd)
     return herd;
 }
 
-local_herd::local_herd(asio::io_context& io, topology herd)
-    : io_(io), herd_(std::move(herd)), places_(local_places::bundled()), changed_(io.get_executor())
+local_herd::local_herd(asio::io_context& io, topology herd, std::shared_ptr<places_source> places)
+    : io_(io), herd_(std::move(herd)), places_(places ? std::move(places) : local_places::bundled()),
+      changed_(io.get_executor())
 {
 }
 

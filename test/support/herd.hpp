@@ -37,7 +37,8 @@ topology on_free_ports(topology herd);
 
 class local_herd {
 public:
-    local_herd(boost::asio::io_context& io, topology herd);
+    // Every server answers WHATSAT from `places` (default: the bundled ones).
+    local_herd(boost::asio::io_context& io, topology herd, std::shared_ptr<places_source> places = nullptr);
     ~local_herd();
 
     void start(const std::string& name);
