@@ -2,8 +2,10 @@
 // killed and restarted, talked to over TCP, their logs read afterwards.
 #include "support/async.hpp"
 #include "support/herd.hpp"
+#include "support/https_server.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
+#include "support/test_pki.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -43,11 +45,12 @@ std::string read_file(const std::filesystem::path& path)
     return text.str();
 }
 
-// The default herd, written out with free ports and a log directory.
-void write_topology(const topology& herd, const std::filesystem::path& file)
+// The default herd, written out with free ports and a log directory, and
+// `extra` (more tables) at the end.
+void write_topology(const topology& herd, const std::filesystem::path& file, const std::string& extra)
 {
     std::ofstream out(file);
-    out << "[herd]\nlog_dir = \"logs\"\n";
+    out << extra << "\n[herd]\nlog_dir = \"logs\"\n";
     for (const auto& s : herd.servers) {
         out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
             << "\nneighbors = [";
@@ -60,9 +63,12 @@ void write_topology(const topology& herd, const std::filesystem::path& file)
 
 class process_herd {
 public:
-    explicit process_herd(topology herd) : herd_(std::move(herd)), dir_(scratch_dir())
+    // `extra_toml` is added to the topology file; `env` to each server's
+    // environment ("NAME=value").
+    explicit process_herd(topology herd, const std::string& extra_toml = "", std::vector<std::string> env = {})
+        : herd_(std::move(herd)), dir_(scratch_dir()), env_(std::move(env))
     {
-        write_topology(herd_, dir_ / "herd.toml");
+        write_topology(herd_, dir_ / "herd.toml", extra_toml);
     }
     ~process_herd()
     {
@@ -73,7 +79,8 @@ public:
     void start(const std::string& name)
     {
         auto child = std::make_unique<child_process>(
-            std::vector<std::string>{server_binary, "--name", name, "--config", (dir_ / "herd.toml").string()}, dir_);
+            std::vector<std::string>{server_binary, "--name", name, "--config", (dir_ / "herd.toml").string()}, dir_,
+            env_);
         // The one line a server prints once it listens: no polling of ports.
         const auto ready = child->stdout_line(std::chrono::seconds(10));
         REQUIRE(ready);
@@ -90,6 +97,7 @@ public:
 private:
     topology herd_;
     std::filesystem::path dir_;
+    std::vector<std::string> env_;
     std::map<std::string, std::unique_ptr<child_process>> servers_;
 };
 
@@ -250,4 +258,47 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
         CHECK(line[10] == 'T');
         CHECK(line[26] == 'Z');
     }
+}
+
+TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Google", "[e2e][google]")
+{
+    test_ca ca;
+    const auto ca_dir = scratch_dir();
+    const auto ca_file = ca.write_certificate(ca_dir);
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        https_server upstream(io, ca.issue({"DNS:localhost"}));
+        upstream.respond = [](const recorded_request&) {
+            return canned_response{200, R"({"places":[{"id":"ChIJ1","displayName":{"text":"Diddy Riese"},)"
+                                        R"("shortFormattedAddress":"926 Broxton Ave","types":["bakery"]}]})"};
+        };
+        upstream.start();
+        // The shipped [places] settings (provider auto), pointed at the
+        // test's server instead of Google's.
+        const std::string places = "[places]\nendpoint = \"https://localhost:" + std::to_string(upstream.port()) +
+                                   "/v1/places:searchNearby\"\nca_file = \"" + ca_file.string() + "\"\n";
+        const auto topology = on_free_ports(default_topology());
+        process_herd with_key(topology, places, {"GOOGLE_PLACES_API_KEY=e2e-key"});
+        with_key.start("Goloman");
+        co_await ask(with_key.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\n");
+        const auto reply = co_await ask(with_key.port("Goloman"), "WHATSAT kiwi 2 5\n");
+        CHECK_THAT(reply, Catch::Contains("\"name\" : \"Diddy Riese\"") && Catch::EndsWith("}\n\n"));
+        REQUIRE(upstream.requests().size() == 1);
+        CHECK(upstream.requests()[0].headers.at("x-goog-api-key") == "e2e-key");
+        with_key.process("Goloman").signal(SIGTERM);
+        CHECK(with_key.process("Goloman").wait(std::chrono::seconds(5)) == 0);
+        const std::string log = with_key.log_of("Goloman");
+        CHECK_THAT(log, Catch::Contains("places provider auto: $GOOGLE_PLACES_API_KEY is set"));
+        CHECK_THAT(log, Catch::Contains("google POST https://localhost:") && Catch::Contains("HTTP 200"));
+        CHECK_THAT(log, !Catch::Contains("e2e-key"));
+
+        // The same file with the variable empty: the offline places.
+        process_herd without_key(on_free_ports(default_topology()), places, {"GOOGLE_PLACES_API_KEY="});
+        without_key.start("Goloman");
+        co_await ask(without_key.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\n");
+        const auto offline = co_await ask(without_key.port("Goloman"), "WHATSAT kiwi 2 5\n");
+        CHECK_THAT(offline, Catch::Contains("Herd sample places of Westwood and UCLA"));
+        CHECK(upstream.requests().size() == 1);
+        upstream.stop();
+    });
+    std::filesystem::remove_all(ca_dir);
 }

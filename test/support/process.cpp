@@ -1,5 +1,6 @@
 #include "support/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <stdexcept>
@@ -27,8 +28,30 @@ bool wait_readable(int fd, std::chrono::milliseconds limit)
 
 } // namespace
 
-child_process::child_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd)
+child_process::child_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                             const std::vector<std::string>& env)
 {
+    // Built before fork: the child only execs.
+    std::vector<std::string> environment = env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const auto name = entry.substr(0, entry.find('=') + 1);
+        if (std::none_of(env.begin(), env.end(), [&](const auto& x) { return x.rfind(name, 0) == 0; })) {
+            environment.emplace_back(entry);
+        }
+    }
+    std::vector<char*> envp;
+    for (auto& e : environment) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+
     int out[2];
     int err[2];
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
@@ -44,13 +67,7 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
         if (::chdir(cwd.c_str()) != 0) {
             ::_exit(126);
         }
-        std::vector<char*> args;
-        args.reserve(argv.size() + 1);
-        for (const auto& a : argv) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
+        ::execve(args[0], args.data(), envp.data());
         ::_exit(127);
     }
     ::close(out[1]);

@@ -15,7 +15,9 @@ namespace herd::test {
 
 class child_process {
 public:
-    child_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd);
+    // `env` adds to (or overrides) this process's environment: "NAME=value".
+    child_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                  const std::vector<std::string>& env = {});
     ~child_process(); // SIGKILL if still running
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
