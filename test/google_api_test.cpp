@@ -8,7 +8,11 @@ using namespace herd;
 
 namespace {
 
-const places_query westwood{{34.068930, -118.445127}, "1500", 1.5, 3};
+const places_query& westwood()
+{
+    static const places_query query{{34.068930, -118.445127}, "1500", 1.5, 3};
+    return query;
+}
 
 } // namespace
 
@@ -37,17 +41,17 @@ TEST_CASE("https URLs are split for the client and bad ones refused", "[google]"
 TEST_CASE("the legacy request carries location, radius in metres and the key", "[google]")
 {
     const auto url = *parse_https_url(std::string(legacy_default_url));
-    CHECK(legacy_target(url, westwood, "AIza-key_1") ==
+    CHECK(legacy_target(url, westwood(), "AIza-key_1") ==
           "/maps/api/place/nearbysearch/json?location=34.06893,-118.445127&radius=1500&key=AIza-key_1");
     // Anything but letters, digits and -_.~ is escaped.
-    CHECK_THAT(legacy_target(url, westwood, "a&b=c d"), Catch::EndsWith("&key=a%26b%3Dc%20d"));
+    CHECK_THAT(legacy_target(url, westwood(), "a&b=c d"), Catch::EndsWith("&key=a%26b%3Dc%20d"));
     CHECK(redact_key("/x?location=1,2&radius=3&key=secret") == "/x?location=1,2&radius=3&key=REDACTED");
     CHECK(redact_key("/x?key=secret&radius=3") == "/x?key=REDACTED&radius=3");
 }
 
 TEST_CASE("the new API's request is a circle, a radius in metres and a count", "[google]")
 {
-    const auto body = boost::json::parse(new_request_body(westwood));
+    const auto body = boost::json::parse(new_request_body(westwood()));
     const auto& circle = body.at("locationRestriction").at("circle");
     CHECK(circle.at("center").at("latitude").as_double() == 34.068930);
     CHECK(circle.at("center").at("longitude").as_double() == -118.445127);

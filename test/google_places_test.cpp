@@ -33,7 +33,11 @@ constexpr std::string_view two_places_new = R"({"places":[
     {"id":"ChIJ2","displayName":{"text":"In-N-Out Burger"},"shortFormattedAddress":"922 Gayley Ave",
      "location":{"latitude":34.0631,"longitude":-118.4482},"types":["restaurant"]}]})";
 
-const places_query westwood{{34.068930, -118.445127}, "1500", 1.5, 3};
+const places_query& westwood()
+{
+    static const places_query query{{34.068930, -118.445127}, "1500", 1.5, 3};
+    return query;
+}
 
 std::filesystem::path scratch_dir()
 {
@@ -107,7 +111,7 @@ TEST_CASE("legacy Nearby Search: a GET with location, radius in metres and key, 
         };
         upstream.start();
         google_places places(io, tls.settings(google_api::nearby_legacy, upstream), tls.log);
-        const auto answer = co_await places.nearby_search(westwood);
+        const auto answer = co_await places.nearby_search(westwood());
         CHECK(status_of(answer) == "OK");
         CHECK(answer.at("results").as_array().size() == 5); // the server cuts to the bound
         REQUIRE(upstream.requests().size() == 1);
@@ -137,7 +141,7 @@ TEST_CASE("Places API (New): a POST with key header, field mask and circle and p
         upstream.respond = [](const recorded_request&) { return canned_response{200, std::string(two_places_new)}; };
         upstream.start();
         google_places places(io, tls.settings(google_api::nearby_new, upstream), tls.log);
-        const auto answer = co_await places.nearby_search(westwood);
+        const auto answer = co_await places.nearby_search(westwood());
         CHECK(status_of(answer) == "OK");
         const auto& results = answer.at("results").as_array();
         REQUIRE(results.size() == 2);
@@ -190,7 +194,7 @@ TEST_CASE("Google's errors reach the client as legacy error statuses", "[google]
         upstream.respond = [&](const recorded_request&) { return c.response; };
         upstream.start();
         google_places places(io, tls.settings(c.api, upstream), tls.log);
-        const auto answer = co_await places.nearby_search(westwood);
+        const auto answer = co_await places.nearby_search(westwood());
         CHECK(status_of(answer) == c.status);
         CHECK_THAT(message_of(answer), Catch::Contains(c.message));
         CHECK(answer.at("results").as_array().empty());
@@ -208,7 +212,7 @@ TEST_CASE("an answer slower than the time-out gives an error within the time-out
         upstream.start();
         google_places places(io, tls.settings(google_api::nearby_new, upstream, 300ms), tls.log);
         const auto started = std::chrono::steady_clock::now();
-        const auto answer = co_await places.nearby_search(westwood);
+        const auto answer = co_await places.nearby_search(westwood());
         const auto took = std::chrono::steady_clock::now() - started;
         CHECK(status_of(answer) == "UNKNOWN_ERROR");
         CHECK_THAT(message_of(answer), Catch::Contains("timed out"));
@@ -232,7 +236,7 @@ TEST_CASE("a certificate for another host, or from an unknown CA, is refused and
             settings.ca_file.clear(); // the test CA is not in the system store
         }
         google_places places(io, settings, tls.log);
-        const auto answer = co_await places.nearby_search(westwood);
+        const auto answer = co_await places.nearby_search(westwood());
         CHECK(status_of(answer) == "UNKNOWN_ERROR");
         CHECK_THAT(message_of(answer), Catch::Contains("TLS with localhost refused"));
         CHECK_THAT(message_of(answer),
@@ -256,7 +260,7 @@ TEST_CASE("requests reuse a kept-alive connection, and a closed one is re-opened
         upstream.start();
         google_places places(io, tls.settings(google_api::nearby_new, upstream), tls.log);
         for (int i = 0; i < 3; ++i) {
-            const auto answer = co_await places.nearby_search(westwood);
+            const auto answer = co_await places.nearby_search(westwood());
             CHECK(status_of(answer) == "OK");
         }
         CHECK(upstream.connections() == 1);
@@ -266,10 +270,10 @@ TEST_CASE("requests reuse a kept-alive connection, and a closed one is re-opened
         // The server answers and then drops the connection, as an idle
         // time-out on its side would; the next request still succeeds.
         close_next = true;
-        const auto before_close = co_await places.nearby_search(westwood);
+        const auto before_close = co_await places.nearby_search(westwood());
         CHECK(status_of(before_close) == "OK");
         close_next = false;
-        const auto after_close = co_await places.nearby_search(westwood);
+        const auto after_close = co_await places.nearby_search(westwood());
         CHECK(status_of(after_close) == "OK");
         CHECK(upstream.connections() == 2);
         CHECK(upstream.requests().size() == 5);
@@ -346,5 +350,23 @@ TEST_CASE("WHATSAT through the herd reaches Google's API and answers the client"
         CHECK(again == reply);
         CHECK(upstream.requests().size() == 1);
         upstream.stop();
+    });
+}
+
+TEST_CASE("Google down (nothing listening) gives an error answer at once", "[google][tls]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        const auto settings = tls.settings(google_api::nearby_new, upstream);
+        upstream.stop(); // its port now refuses connections
+        google_places places(io, settings, tls.log);
+        const auto started = std::chrono::steady_clock::now();
+        const auto answer = co_await places.nearby_search(westwood());
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
+        CHECK(status_of(answer) == "UNKNOWN_ERROR");
+        CHECK_THAT(message_of(answer), Catch::Contains("cannot connect to localhost:"));
+        CHECK_THAT(tls.log_text.str(), Catch::Contains("failed after"));
+        places.stop();
     });
 }

@@ -47,7 +47,11 @@ private:
     asio::steady_timer gate_;
 };
 
-const places_query q1500{{34.06893, -118.445127}, "1500", 1.5, 3};
+const places_query& q1500()
+{
+    static const places_query query{{34.06893, -118.445127}, "1500", 1.5, 3};
+    return query;
+}
 
 } // namespace
 
@@ -57,15 +61,15 @@ TEST_CASE("the same question within the time to live is not asked twice", "[cach
         auto upstream = std::make_shared<gated_upstream>(io);
         auto now = std::chrono::steady_clock::time_point{};
         cached_places cache(upstream, 60s, [&] { return now; });
-        const auto first = co_await cache.nearby_search(q1500);
+        const auto first = co_await cache.nearby_search(q1500());
         now += 59s;
-        const auto second = co_await cache.nearby_search(q1500);
+        const auto second = co_await cache.nearby_search(q1500());
         CHECK(upstream->requests == 1);
         CHECK(second == first);
         CHECK(cache.stats().hits == 1);
         // A different radius, bound or place is a different question.
-        const places_query other_radius{q1500.where, "1600", 1.6, 3};
-        const places_query other_bound{q1500.where, "1500", 1.5, 4};
+        const places_query other_radius{q1500().where, "1600", 1.6, 3};
+        const places_query other_bound{q1500().where, "1500", 1.5, 4};
         const places_query other_place{{34.06894, -118.445127}, "1500", 1.5, 3};
         co_await cache.nearby_search(other_radius);
         co_await cache.nearby_search(other_bound);
@@ -73,7 +77,7 @@ TEST_CASE("the same question within the time to live is not asked twice", "[cach
         CHECK(upstream->requests == 4);
         // Past the time to live it is asked again.
         now += 2s;
-        co_await cache.nearby_search(q1500);
+        co_await cache.nearby_search(q1500());
         CHECK(upstream->requests == 5);
     });
 }
@@ -90,9 +94,9 @@ TEST_CASE("identical questions asked at once share one upstream request", "[cach
             upstream->open_gate();
             co_return boost::json::object{};
         };
-        auto a = cache.nearby_search(q1500);
-        auto b = cache.nearby_search(q1500);
-        auto c = cache.nearby_search(q1500);
+        auto a = cache.nearby_search(q1500());
+        auto b = cache.nearby_search(q1500());
+        auto c = cache.nearby_search(q1500());
         auto d = open();
         auto all = std::move(a) && std::move(b) && std::move(c) && std::move(d);
         auto [ra, rb, rc, rd] = co_await std::move(all);
@@ -110,10 +114,10 @@ TEST_CASE("error answers are not kept", "[cache]")
         auto upstream = std::make_shared<gated_upstream>(io);
         upstream->fail = true;
         cached_places cache(upstream, 60s);
-        const auto first = co_await cache.nearby_search(q1500);
+        const auto first = co_await cache.nearby_search(q1500());
         CHECK(first.at("status") == "OVER_QUERY_LIMIT");
         upstream->fail = false;
-        const auto second = co_await cache.nearby_search(q1500);
+        const auto second = co_await cache.nearby_search(q1500());
         CHECK(second.at("status") == "OK");
         CHECK(upstream->requests == 2);
     });
@@ -128,13 +132,13 @@ TEST_CASE("a waiter that gives up does not cancel the request the others wait fo
         cached_places cache(upstream, 60s);
         // The first asker's time-out fires before the upstream answers.
         asio::steady_timer short_wait(io, 10ms);
-        auto impatient = cache.nearby_search(q1500);
+        auto impatient = cache.nearby_search(q1500());
         auto gives_up = short_wait.async_wait(asio::as_tuple(asio::use_awaitable));
         auto race = std::move(impatient) || std::move(gives_up);
         const auto raced = co_await std::move(race);
         CHECK(raced.index() == 1);
         // The request goes on: the next asker joins it, and gets its answer.
-        auto patient = cache.nearby_search(q1500);
+        auto patient = cache.nearby_search(q1500());
         auto open = [&]() -> asio::awaitable<void> {
             upstream->open_gate();
             co_return;

@@ -45,7 +45,10 @@ std::optional<boost::json::object> parse_object(std::string_view body)
     return std::move(value.as_object());
 }
 
-std::string http_error(unsigned status) { return "Google answered HTTP " + std::to_string(status); }
+std::string http_error(unsigned status)
+{
+    return "Google answered HTTP " + std::to_string(status);
+}
 
 const boost::json::value* member(const boost::json::object& o, std::string_view key)
 {

@@ -44,8 +44,8 @@ boost::asio::awaitable<boost::json::object> google_places::nearby_search(places_
                    new_request_body(query)};
     }
     // Logged without the key: the legacy API carries it in the query string.
-    const std::string what = request.method + " https://" + s.url.host +
-                             (s.url.port == "443" ? "" : ":" + s.url.port) + redact_key(request.target);
+    const std::string what = request.method + " https://" + s.url.host + (s.url.port == "443" ? "" : ":" + s.url.port) +
+                             redact_key(request.target);
     const auto started = std::chrono::steady_clock::now();
     auto result = co_await self->client.request(std::move(request), s.timeout);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -55,8 +55,7 @@ boost::asio::awaitable<boost::json::object> google_places::nearby_search(places_
     }
     self->log->info("google {}: HTTP {} in {:.1f} ms{}", what, result.status, ms,
                     result.reused ? " (kept-alive connection)" : "");
-    co_return legacy ? from_legacy_response(result.status, result.body)
-                     : from_new_response(result.status, result.body);
+    co_return legacy ? from_legacy_response(result.status, result.body) : from_new_response(result.status, result.body);
 }
 
 std::string google_places::describe() const
@@ -68,8 +67,14 @@ std::string google_places::describe() const
            (s.ca_file.empty() ? "" : ", also trusting " + s.ca_file.string());
 }
 
-void google_places::stop() { state_->client.stop(); }
+void google_places::stop()
+{
+    state_->client.stop();
+}
 
-std::size_t google_places::connections_opened() const noexcept { return state_->client.connections_opened(); }
+std::size_t google_places::connections_opened() const noexcept
+{
+    return state_->client.connections_opened();
+}
 
 } // namespace herd

@@ -19,7 +19,7 @@ using asio::ip::tcp;
 
 namespace {
 constexpr std::size_t max_idle_connections = 4;
-constexpr std::uint64_t max_body_bytes = 8 * 1024 * 1024;
+constexpr std::uint64_t max_body_bytes = std::uint64_t{8} * 1024 * 1024;
 
 std::string tls_failure(beast::ssl_stream<beast::tcp_stream>& stream, const boost::system::error_code& ec)
 {

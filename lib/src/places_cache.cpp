@@ -34,9 +34,7 @@ bool keepable(const boost::json::object& answer)
 
 // One upstream request and everyone waiting for it.
 struct in_flight {
-    explicit in_flight(const asio::any_io_executor& executor) : done(executor, asio::steady_timer::time_point::max())
-    {
-    }
+    explicit in_flight(const asio::any_io_executor& executor) : done(executor, asio::steady_timer::time_point::max()) {}
     asio::steady_timer done; // cancelled when `answer` is set
     std::optional<boost::json::object> answer;
 };
@@ -138,8 +136,14 @@ std::string cached_places::describe() const
                        std::chrono::duration<double>(state_->ttl).count());
 }
 
-void cached_places::stop() { state_->upstream->stop(); }
+void cached_places::stop()
+{
+    state_->upstream->stop();
+}
 
-const cached_places::counters& cached_places::stats() const noexcept { return state_->stats; }
+const cached_places::counters& cached_places::stats() const noexcept
+{
+    return state_->stats;
+}
 
 } // namespace herd

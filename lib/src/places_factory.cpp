@@ -31,10 +31,10 @@ std::shared_ptr<places_source> make_places_source(boost::asio::io_context& io, c
     }
     google_places_settings settings;
     settings.api = provider == "google" ? google_api::nearby_legacy : google_api::nearby_new;
-    const std::string url = config.endpoint.empty()
-                                ? std::string(settings.api == google_api::nearby_legacy ? legacy_default_url
-                                                                                        : new_default_url)
-                                : config.endpoint;
+    const std::string url =
+        config.endpoint.empty()
+            ? std::string(settings.api == google_api::nearby_legacy ? legacy_default_url : new_default_url)
+            : config.endpoint;
     settings.url = *parse_https_url(url); // herd.toml's endpoint was checked on load
     settings.key = *key;
     settings.key_origin = "$" + config.key_env;

@@ -223,8 +223,8 @@ void read_places_settings(const toml::table& root, topology& herd, const std::st
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"provider", "key_env", "endpoint", "ca_file", "file", "timeout", "cache_ttl"},
-                        source, "places.");
+    refuse_unknown_keys(*table, {"provider", "key_env", "endpoint", "ca_file", "file", "timeout", "cache_ttl"}, source,
+                        "places.");
     auto& places = herd.places;
     if (auto provider = optional_string(*table, "provider", source, "places.")) {
         if (*provider != "auto" && *provider != "google" && *provider != "google-new" && *provider != "local") {

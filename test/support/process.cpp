@@ -41,6 +41,7 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
         }
     }
     std::vector<char*> envp;
+    envp.reserve(environment.size() + 1);
     for (auto& e : environment) {
         envp.push_back(e.data());
     }

@@ -53,7 +53,7 @@ x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& common_name, 
     X509_set_version(cert.get(), 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
     X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24L * 3600);
     X509_set_pubkey(cert.get(), subject_key);
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()),
@@ -122,7 +122,7 @@ std::string test_ca::certificate_pem() const
 
 std::filesystem::path test_ca::write_certificate(const std::filesystem::path& dir) const
 {
-    const auto file = dir / "test-ca.pem";
+    auto file = dir / "test-ca.pem";
     std::ofstream(file) << certificate_pem();
     return file;
 }
