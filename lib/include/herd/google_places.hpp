@@ -3,6 +3,7 @@
 // answer turned into the legacy shape.
 #pragma once
 
+#include "herd/fwd.hpp"
 #include "herd/google_api.hpp"
 #include "herd/places.hpp"
 
@@ -11,21 +12,14 @@
 #include <memory>
 #include <string>
 
-namespace boost::asio {
-class io_context;
-}
-namespace spdlog {
-class logger;
-}
-
 namespace herd {
 
 struct google_places_settings {
     google_api api = google_api::nearby_new;
     https_url url;
     std::string key;
-    std::string key_origin;            // "$GOOGLE_PLACES_API_KEY", for the start-up log
-    std::filesystem::path ca_file;     // trusted besides the system store
+    std::string key_origin;        // "$GOOGLE_PLACES_API_KEY", for the start-up log
+    std::filesystem::path ca_file; // trusted besides the system store
     std::chrono::milliseconds timeout{5000};
 };
 

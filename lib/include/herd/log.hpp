@@ -3,14 +3,11 @@
 // library's public ones.
 #pragma once
 
+#include "herd/fwd.hpp"
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
-
-namespace spdlog {
-class logger;
-}
 
 namespace herd {
 

@@ -17,9 +17,9 @@ public:
     using clock = std::function<std::chrono::steady_clock::time_point()>;
 
     struct counters {
-        std::uint64_t hits = 0;      // answered from memory
-        std::uint64_t joined = 0;    // waited for a request already under way
-        std::uint64_t upstream = 0;  // requests sent upstream
+        std::uint64_t hits = 0;     // answered from memory
+        std::uint64_t joined = 0;   // waited for a request already under way
+        std::uint64_t upstream = 0; // requests sent upstream
     };
 
     cached_places(std::shared_ptr<places_source> upstream, std::chrono::milliseconds ttl,

@@ -3,18 +3,12 @@
 // key's environment variable is set, and logs which it picked.
 #pragma once
 
+#include "herd/fwd.hpp"
 #include "herd/places.hpp"
 #include "herd/topology.hpp"
 
 #include <memory>
 #include <stdexcept>
-
-namespace boost::asio {
-class io_context;
-}
-namespace spdlog {
-class logger;
-}
 
 namespace herd {
 

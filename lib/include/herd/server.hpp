@@ -5,6 +5,7 @@
 // of everything that includes it.
 #pragma once
 
+#include "herd/fwd.hpp"
 #include "herd/location_store.hpp"
 #include "herd/places.hpp"
 #include "herd/topology.hpp"
@@ -15,13 +16,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
-namespace boost::asio {
-class io_context;
-}
-namespace spdlog {
-class logger;
-}
 
 namespace herd {
 

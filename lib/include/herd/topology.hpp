@@ -34,7 +34,7 @@ struct places_config {
     std::filesystem::path ca_file;                 // trusted besides the system store
     std::filesystem::path file;                    // local: empty means the bundled Westwood places
     std::chrono::milliseconds timeout{5000};
-    std::chrono::milliseconds cache_ttl{60000};    // 0: no cache
+    std::chrono::milliseconds cache_ttl{60000}; // 0: no cache
 };
 
 struct topology {
