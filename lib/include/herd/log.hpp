@@ -4,6 +4,7 @@
 #pragma once
 
 #include "herd/fwd.hpp"
+
 #include <filesystem>
 #include <memory>
 #include <string>
