@@ -5,6 +5,7 @@
 #include "support/https_server.hpp"
 #include "support/net.hpp"
 #include "support/process.hpp"
+#include "support/process_herd.hpp"
 #include "support/test_pki.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -29,99 +30,6 @@ const std::string server_binary = HERD_SERVER_PATH;
 
 // A fresh directory outside the repository, so the servers show they find
 // their places data wherever they are started from.
-std::filesystem::path scratch_dir()
-{
-    std::random_device seed;
-    auto dir = std::filesystem::temp_directory_path() / ("herd-e2e-" + std::to_string(seed()));
-    std::filesystem::create_directories(dir);
-    return dir;
-}
-
-std::string read_file(const std::filesystem::path& path)
-{
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-// The default herd, written out with free ports and a log directory, and
-// `extra` (more tables) at the end.
-void write_topology(const topology& herd, const std::filesystem::path& file, const std::string& extra)
-{
-    std::ofstream out(file);
-    out << extra << "\n[herd]\nlog_dir = \"logs\"\n";
-    for (const auto& s : herd.servers) {
-        out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
-            << "\nneighbors = [";
-        for (std::size_t i = 0; i < s.neighbors.size(); ++i) {
-            out << (i == 0 ? "\"" : ", \"") << s.neighbors[i] << "\"";
-        }
-        out << "]\n";
-    }
-}
-
-class process_herd {
-public:
-    // `extra_toml` is added to the topology file; `env` to each server's
-    // environment ("NAME=value").
-    explicit process_herd(topology herd, const std::string& extra_toml = "", std::vector<std::string> env = {})
-        : herd_(std::move(herd)), dir_(scratch_dir()), env_(std::move(env))
-    {
-        write_topology(herd_, dir_ / "herd.toml", extra_toml);
-    }
-    ~process_herd()
-    {
-        servers_.clear();
-        std::filesystem::remove_all(dir_);
-    }
-
-    void start(const std::string& name)
-    {
-        auto child = std::make_unique<child_process>(
-            std::vector<std::string>{server_binary, "--name", name, "--config", (dir_ / "herd.toml").string()}, dir_,
-            env_);
-        // The one line a server prints once it listens: no polling of ports.
-        const auto ready = child->stdout_line(std::chrono::seconds(10));
-        REQUIRE(ready);
-        CHECK_THAT(*ready, Catch::StartsWith(name + ": clients on 127.0.0.1:" + std::to_string(port(name))));
-        servers_[name] = std::move(child);
-    }
-
-    child_process& process(const std::string& name) { return *servers_.at(name); }
-    std::filesystem::path config() const { return dir_ / "herd.toml"; }
-    std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
-    std::string log_of(const std::string& name) const { return read_file(dir_ / "logs" / (name + ".log")); }
-    void forget(const std::string& name) { servers_.erase(name); }
-
-private:
-    topology herd_;
-    std::filesystem::path dir_;
-    std::vector<std::string> env_;
-    std::map<std::string, std::unique_ptr<child_process>> servers_;
-};
-
-// Another process's store can only be seen through its client port, so
-// this asks WHATSAT every 20 ms until the AT line is `at_line`.
-asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, std::string_view at_line,
-                                   std::chrono::milliseconds limit)
-{
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    asio::steady_timer pause(co_await asio::this_coro::executor);
-    const std::string request = "WHATSAT " + std::string(client) + " 1 1\n";
-    for (;;) {
-        const std::string reply = co_await ask(port, request);
-        if (reply.substr(0, reply.find('\n')) == at_line) {
-            co_return true;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            co_return false;
-        }
-        pause.expires_after(std::chrono::milliseconds(20));
-        co_await pause.async_wait(asio::use_awaitable);
-    }
-}
-
 constexpr std::array<std::string_view, 4> others{"Hands", "Holiday", "Welsh", "Wilkes"};
 constexpr std::array<std::string_view, 2> still_linked{"Wilkes", "Goloman"};
 constexpr std::array<std::string_view, 2> behind_holiday{"Holiday", "Welsh"};
@@ -174,7 +82,7 @@ TEST_CASE("herd-server refuses a bad name or a bad topology with status 2", "[e2
     std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--bogus"}, ".");
     CHECK(status == 2);
 
-    const auto dir = scratch_dir();
+    const auto dir = scratch_dir("herd-e2e-");
     {
         std::ofstream(dir / "broken.toml") << "[servers.Goloman]\nport = 12125\nneighbors = [\"Hans\"]\n";
     }
@@ -190,7 +98,7 @@ TEST_CASE("herd-server refuses a bad name or a bad topology with status 2", "[e2
 
 TEST_CASE("herd-server reports a port in use with status 1", "[e2e][cli]")
 {
-    process_herd herd(on_free_ports(default_topology()));
+    process_herd herd(on_free_ports(default_topology()), herd_server_command());
     herd.start("Welsh");
     auto [status, err] = run_command({server_binary, "--name", "Welsh", "--config", herd.config().string()}, ".");
     CHECK(status == 1);
@@ -199,7 +107,7 @@ TEST_CASE("herd-server reports a port in use with status 1", "[e2e][cli]")
 
 TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, clean shutdown, logs", "[e2e][herd]")
 {
-    process_herd herd(on_free_ports(default_topology()));
+    process_herd herd(on_free_ports(default_topology()), herd_server_command());
     for (const auto* name : {"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"}) {
         herd.start(name);
     }
@@ -263,7 +171,7 @@ TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, c
 TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Google", "[e2e][google]")
 {
     test_ca ca;
-    const auto ca_dir = scratch_dir();
+    const auto ca_dir = scratch_dir("herd-e2e-");
     const auto ca_file = ca.write_certificate(ca_dir);
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {
         https_server upstream(io, ca.issue({"DNS:localhost"}));
@@ -277,7 +185,7 @@ TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Goo
         const std::string places = "[places]\nendpoint = \"https://localhost:" + std::to_string(upstream.port()) +
                                    "/v1/places:searchNearby\"\nca_file = \"" + ca_file.string() + "\"\n";
         const auto topology = on_free_ports(default_topology());
-        process_herd with_key(topology, places, {"GOOGLE_PLACES_API_KEY=e2e-key"});
+        process_herd with_key(topology, herd_server_command(), places, {"GOOGLE_PLACES_API_KEY=e2e-key"});
         with_key.start("Goloman");
         co_await ask(with_key.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\n");
         const auto reply = co_await ask(with_key.port("Goloman"), "WHATSAT kiwi 2 5\n");
@@ -292,7 +200,8 @@ TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Goo
         CHECK_THAT(log, !Catch::Contains("e2e-key"));
 
         // The same file with the variable empty: the offline places.
-        process_herd without_key(on_free_ports(default_topology()), places, {"GOOGLE_PLACES_API_KEY="});
+        process_herd without_key(on_free_ports(default_topology()), herd_server_command(), places,
+                                 {"GOOGLE_PLACES_API_KEY="});
         without_key.start("Goloman");
         co_await ask(without_key.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\n");
         const auto offline = co_await ask(without_key.port("Goloman"), "WHATSAT kiwi 2 5\n");

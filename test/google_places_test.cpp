@@ -7,13 +7,13 @@
 #include "support/herd.hpp"
 #include "support/https_server.hpp"
 #include "support/net.hpp"
+#include "support/process_herd.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ostream_sink.h>
 
-#include <random>
 #include <sstream>
 
 using namespace herd;
@@ -39,18 +39,10 @@ const places_query& westwood()
     return query;
 }
 
-std::filesystem::path scratch_dir()
-{
-    std::random_device seed;
-    auto dir = std::filesystem::temp_directory_path() / ("herd-tls-" + std::to_string(seed()));
-    std::filesystem::create_directories(dir);
-    return dir;
-}
-
 // A CA, a server certificate from it, and the CA's file for the client.
 struct tls_fixture {
     test_ca ca;
-    std::filesystem::path dir = scratch_dir();
+    std::filesystem::path dir = scratch_dir("herd-tls-");
     std::filesystem::path ca_file = ca.write_certificate(dir);
     std::ostringstream log_text;
     std::shared_ptr<spdlog::logger> log =
