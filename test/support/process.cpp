@@ -68,7 +68,7 @@ child_process::child_process(const std::vector<std::string>& argv, const std::fi
         if (::chdir(cwd.c_str()) != 0) {
             ::_exit(126);
         }
-        ::execve(args[0], args.data(), envp.data());
+        ::execvpe(args[0], args.data(), envp.data()); // searches PATH, for "node"
         ::_exit(127);
     }
     ::close(out[1]);

@@ -46,16 +46,19 @@ std::vector<std::string> server_command::argv(std::string_view name, const std::
     return out;
 }
 
-server_command herd_server_command() { return {HERD_SERVER_PATH " --name {name} --config {config}"}; }
+server_command herd_server_command()
+{
+    return {HERD_SERVER_PATH " --name {name} --config {config}"};
+}
 
 namespace {
 
-// The herd with its own ports and a log directory, and `extra` (more
-// tables) first.
+// The herd with its own ports and a log directory. `extra` follows the
+// [herd] table's log_dir, so it may add keys to [herd] and then tables.
 void write_topology(const topology& herd, const std::filesystem::path& file, const std::string& extra)
 {
     std::ofstream out(file);
-    out << extra << "\n[herd]\nlog_dir = \"logs\"\n";
+    out << "[herd]\nlog_dir = \"logs\"\n" << extra << "\n";
     for (const auto& s : herd.servers) {
         out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
             << "\nneighbors = [";
@@ -83,7 +86,12 @@ process_herd::~process_herd()
 
 void process_herd::start(const std::string& name)
 {
-    auto child = std::make_unique<child_process>(command_.argv(name, dir_ / "herd.toml"), dir_, env_);
+    start(name, command_);
+}
+
+void process_herd::start(const std::string& name, const server_command& command)
+{
+    auto child = std::make_unique<child_process>(command.argv(name, dir_ / "herd.toml"), dir_, env_);
     const auto ready = child->stdout_line(std::chrono::seconds(10));
     INFO("stderr: " << (ready ? std::string() : child->stderr_text()));
     REQUIRE(ready);
@@ -98,7 +106,10 @@ void process_herd::start_all()
     }
 }
 
-std::string process_herd::log_of(const std::string& name) const { return read_file(dir_ / "logs" / (name + ".log")); }
+std::string process_herd::log_of(const std::string& name) const
+{
+    return read_file(dir_ / "logs" / (name + ".log"));
+}
 
 asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, std::string_view at_line,
                                    std::chrono::milliseconds limit)

@@ -36,16 +36,19 @@ server_command herd_server_command();
 
 class process_herd {
 public:
-    // `extra_toml` is added to the topology file; `env` to each server's
-    // environment ("NAME=value").
+    // `extra_toml` goes into the topology file right after [herd]'s
+    // log_dir (so it may add [herd] keys, then tables); `env` into each
+    // server's environment ("NAME=value").
     process_herd(topology herd, server_command command, const std::string& extra_toml = "",
                  std::vector<std::string> env = {});
     ~process_herd();
     process_herd(const process_herd&) = delete;
     process_herd& operator=(const process_herd&) = delete;
 
-    // Starts `name` and waits for its ready line (no polling of ports).
+    // Starts `name` (with `command`, or the herd's) and waits for its
+    // ready line (no polling of ports).
     void start(const std::string& name);
+    void start(const std::string& name, const server_command& command);
     void start_all();
 
     child_process& process(const std::string& name) { return *servers_.at(name); }

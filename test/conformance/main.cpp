@@ -1,0 +1,60 @@
+// herd-conformance: one black-box suite for every implementation of the
+// herd protocol. `--impl cpp|python|node` picks one of the three in this
+// repository; `--command "TEMPLATE"` starts anything else ({name} and
+// {config} are filled in). Cases that need what only Herd has are tagged
+// [herd-only]; leave them out for others with the test spec ~[herd-only].
+#define CATCH_CONFIG_RUNNER
+#include "conformance/implementation.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+namespace herd::conformance {
+
+namespace {
+implementation chosen{"cpp", test::herd_server_command()};
+} // namespace
+
+const implementation& current()
+{
+    return chosen;
+}
+
+void select(std::string_view name, const std::string& command_template)
+{
+    if (!command_template.empty()) {
+        chosen = {"custom", {command_template}};
+    } else if (name == "cpp") {
+        chosen = {"cpp", test::herd_server_command()};
+    } else if (name == "python") {
+        chosen = {"python",
+                  {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}};
+    } else if (name == "node") {
+        chosen = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
+    } else {
+        throw std::invalid_argument("unknown implementation " + std::string(name) + " (known: cpp, python, node)");
+    }
+}
+
+} // namespace herd::conformance
+
+int main(int argc, char* argv[])
+{
+    Catch::Session session;
+    std::string impl = "cpp";
+    std::string command;
+    using Catch::clara::Opt;
+    session.cli(session.cli() | Opt(impl, "cpp|python|node")["--impl"]("the implementation to test") |
+                Opt(command, "template")["--command"]("start a server with this command ({name}, {config})"));
+    if (const int rc = session.applyCommandLine(argc, argv); rc != 0) {
+        return rc;
+    }
+    try {
+        herd::conformance::select(impl, command);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "herd-conformance: %s\n", e.what());
+        return 2;
+    }
+    return session.run();
+}
