@@ -26,7 +26,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-const std::string server_binary = HERD_SERVER_PATH;
+constexpr const char* server_binary = HERD_SERVER_PATH;
 
 // A fresh directory outside the repository, so the servers show they find
 // their places data wherever they are started from.

@@ -71,6 +71,18 @@ struct places_fixture {
     }
 };
 
+// Waits until each server of the herd answers WHATSAT kiwi with `at_line`.
+void expect_everywhere(const herd_of_five& herd, const std::string& at_line)
+{
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        for (const auto name : everyone) {
+            INFO(name);
+            const bool reached = co_await answers_with(herd.port(name), "kiwi", at_line, 2000ms);
+            CHECK(reached);
+        }
+    });
+}
+
 constexpr std::string_view five_results = R"({"html_attributions":[],"results":[
     {"name":"A","place_id":"a","vicinity":"1 A St","types":["cafe"],"geometry":{"location":{"lat":34.06,"lng":-118.44}}},
     {"name":"B","place_id":"b","vicinity":"2 B St","types":["cafe"],"geometry":{"location":{"lat":34.06,"lng":-118.44}}},
@@ -267,13 +279,7 @@ TEST_CASE("flooding: an IAMAT at Goloman reaches every server of the default her
     herd_of_five herd;
     herd.processes.start_all();
     const std::string at = first_line(talk(herd.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\n"));
-    run_async([&](asio::io_context&) -> asio::awaitable<void> {
-        for (const auto name : everyone) {
-            INFO(name);
-            const bool reached = co_await answers_with(herd.port(name), "kiwi", at, 2000ms);
-            CHECK(reached);
-        }
-    });
+    expect_everywhere(herd, at);
 }
 
 TEST_CASE("flooding: a stale IAMAT is answered but replaces nothing, anywhere", "[conformance][herd]")
@@ -283,13 +289,7 @@ TEST_CASE("flooding: a stale IAMAT is answered but replaces nothing, anywhere", 
     const std::string newer = first_line(talk(herd.port("Hands"), "IAMAT kiwi +34-118 1700000001\n"));
     const std::string stale = first_line(talk(herd.port("Welsh"), "IAMAT kiwi +35-119 1700000000\n"));
     CHECK_THAT(stale, Catch::StartsWith("AT Welsh ") && Catch::EndsWith(" kiwi +35-119 1700000000"));
-    run_async([&](asio::io_context&) -> asio::awaitable<void> {
-        for (const auto name : everyone) {
-            INFO(name);
-            const bool settled = co_await answers_with(herd.port(name), "kiwi", newer, 2000ms);
-            CHECK(settled);
-        }
-    });
+    expect_everywhere(herd, newer);
 }
 
 TEST_CASE("flooding: a server killed and restarted gets the next update within a second", "[conformance][herd]")
@@ -413,12 +413,6 @@ TEST_CASE("interoperation: a herd mixing C++, Python and Node servers floods bet
     for (const auto origin : {"Hands", "Holiday", "Goloman"}) {
         INFO(origin);
         const std::string at = first_line(talk(herd.port(origin), "IAMAT kiwi +34-118 " + now_text() + "\n"));
-        run_async([&](asio::io_context&) -> asio::awaitable<void> {
-            for (const auto name : everyone) {
-                INFO(name);
-                const bool reached = co_await answers_with(herd.port(name), "kiwi", at, 2000ms);
-                CHECK(reached);
-            }
-        });
+        expect_everywhere(herd, at);
     }
 }
