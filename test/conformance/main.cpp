@@ -13,25 +13,30 @@
 namespace herd::conformance {
 
 namespace {
-implementation chosen{"cpp", test::herd_server_command()};
+implementation& chosen()
+{
+    static implementation impl{"cpp", test::herd_server_command()};
+    return impl;
+}
 } // namespace
 
 const implementation& current()
 {
-    return chosen;
+    return chosen();
 }
 
 void select(std::string_view name, const std::string& command_template)
 {
     if (!command_template.empty()) {
-        chosen = {"custom", {command_template}};
+        chosen() = {"custom", {command_template}};
     } else if (name == "cpp") {
-        chosen = {"cpp", test::herd_server_command()};
+        chosen() = {"cpp", test::herd_server_command()};
     } else if (name == "python") {
-        chosen = {"python",
-                  {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}};
+        chosen() = {
+            "python",
+            {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}};
     } else if (name == "node") {
-        chosen = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
+        chosen() = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
     } else {
         throw std::invalid_argument("unknown implementation " + std::string(name) + " (known: cpp, python, node)");
     }
