@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -484,6 +485,8 @@ class Server:
             self.log.info("client %s gone: %s", client, e)
         finally:
             writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
             self.log.info("client %s done", client)
 
     async def handle_line(self, line: bytes, now_ns: int) -> bytes:
@@ -617,7 +620,7 @@ class PeerLink:
                 self.last_failure = ""
                 self.server.log.info("peer link to %s open", self.neighbour.name)
                 sender = asyncio.create_task(self.send_records(writer, pending))
-                watcher = asyncio.create_task(reader.read())  # the acceptor sends nothing: EOF means gone
+                watcher = asyncio.create_task(self.watch_for_close(reader))
                 pending = None
                 try:
                     await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -664,14 +667,24 @@ class PeerLink:
 
     async def send_records(self, writer: asyncio.StreamWriter, first: bytes | None) -> None:
         batch = [first] if first is not None else []
-        while True:
-            if not batch:
-                batch.append(await self.queue.get())
-            while not self.queue.empty():  # a burst goes out in one write
-                batch.append(self.queue.get_nowait())
-            writer.write(b"\n".join(batch) + b"\n")
-            await writer.drain()
-            batch = []
+        try:
+            while True:
+                if not batch:
+                    batch.append(await self.queue.get())
+                while not self.queue.empty():  # a burst goes out in one write
+                    batch.append(self.queue.get_nowait())
+                writer.write(b"\n".join(batch) + b"\n")
+                await writer.drain()
+                batch = []
+        except (ConnectionError, OSError) as e:
+            self.server.log.warning("peer link to %s: %d records lost: %s", self.neighbour.name, len(batch), e)
+
+    @staticmethod
+    async def watch_for_close(reader: asyncio.StreamReader) -> None:
+        # The acceptor sends nothing after WELCOME: reading is how the link
+        # learns at once that it went away, not at the next write.
+        with contextlib.suppress(ConnectionError, OSError):
+            await reader.read()
 
 
 # --------------------------------------------------------------------------
