@@ -132,3 +132,29 @@ TEST_CASE("a missing topology file is refused", "[topology]")
 {
     CHECK_THROWS_WITH(load_topology("/nonexistent/herd.toml"), Catch::Contains("cannot be read"));
 }
+
+TEST_CASE("[limits] is read, and refused out of range", "[topology][limits]")
+{
+    const auto defaults = parse(minimal);
+    CHECK(defaults.limits.line_bytes == 4096);
+    CHECK(defaults.limits.connections == 10000);
+    CHECK(defaults.limits.idle_timeout == std::chrono::seconds(300));
+    CHECK(defaults.limits.reply_bytes == 1 << 20);
+    CHECK(defaults.limits.send_timeout == std::chrono::seconds(30));
+    CHECK(defaults.limits.peer_line_bytes == 1024);
+    const auto set = parse(std::string(minimal) + "[limits]\nline_bytes = 1000\nconnections = 5\nidle_timeout = 1.5\n"
+                                                  "reply_bytes = 8192\nsend_timeout = 2\npeer_line_bytes = 600\n");
+    CHECK(set.limits.line_bytes == 1000);
+    CHECK(set.limits.connections == 5);
+    CHECK(set.limits.idle_timeout == std::chrono::milliseconds(1500));
+    CHECK(set.limits.reply_bytes == 8192);
+    CHECK(set.limits.send_timeout == std::chrono::seconds(2));
+    CHECK(set.limits.peer_line_bytes == 600);
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nline_bytes = 100\n"), Catch::Contains("limits.line_bytes"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nconnections = 0\n"), Catch::Contains("limits.connections"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nidle_timeout = 0\n"), Catch::Contains("limits.idle_timeout"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nline_bytes = \"big\"\n"),
+               Catch::Contains("limits.line_bytes"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nmax_lines = 3\n"),
+               Catch::Contains("unknown key limits.max_lines"));
+}

@@ -22,9 +22,6 @@ using detail::use_tuple;
 namespace {
 
 constexpr auto hello_time_limit = std::chrono::seconds(5);
-// An AT line is at most 7 + 64 + 32 + 255 + 32 + 32 bytes; anything much
-// longer is not a record.
-constexpr std::size_t max_peer_line = 1024;
 
 // The dialer's name once it has proved membership; nothing if refused.
 asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self, tcp::socket& socket,
@@ -103,8 +100,9 @@ asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::sock
         while (auto line = reader.next_line()) {
             receive_record(*self, *line, *neighbour);
         }
-        if (reader.pending() > max_peer_line) {
-            self->log->warn("peer link from {} closed: a line of over {} bytes", *neighbour, max_peer_line);
+        if (reader.pending() > self->herd.limits.peer_line_bytes) {
+            self->log->warn("peer link from {} closed: a line of over {} bytes", *neighbour,
+                            self->herd.limits.peer_line_bytes);
             break;
         }
         auto space = reader.prepare();

@@ -12,6 +12,8 @@
 #include "server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
@@ -172,16 +174,38 @@ asio::awaitable<void> handle_whatsat(std::shared_ptr<server::state> self, const 
     replies += "\n\n";
 }
 
-asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
+// Holds one of limits.connections while a client's coroutine runs.
+class client_slot {
+public:
+    explicit client_slot(server::state& s) : state_(s) { ++state_.stats.clients_open; }
+    ~client_slot() { --state_.stats.clients_open; }
+    client_slot(const client_slot&) = delete;
+    client_slot& operator=(const client_slot&) = delete;
+
+private:
+    server::state& state_;
+};
+
+// Why a client's connection ended, when the server ended it.
+enum class closed_by { client, long_line, slow_reader };
+
+// Writes and empties `replies`, unless the client reads nothing for the
+// send time-out: then it is dropped rather than left holding memory.
+asio::awaitable<bool> send_replies(server::state& self, tcp::socket& socket, std::string& replies)
 {
-    socket_registration registration(*self, socket);
-    const std::string client = describe(socket);
-    ++self->stats.client_connections;
-    self->log->info("client {} connected", client);
+    auto write = asio::async_write(socket, asio::buffer(replies), use_tuple);
+    auto written = co_await detail::within(std::move(write), self.herd.limits.send_timeout);
+    replies.clear();
+    co_return written && !std::get<0>(*written);
+}
+
+asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp::socket& socket,
+                                        const std::string& client, std::chrono::steady_clock::time_point& last_line)
+{
+    const auto& limits = self->herd.limits;
     detail::line_reader reader;
     std::string replies;
-    bool more = true;
-    while (more) {
+    for (bool more = true; more;) {
         auto space = reader.prepare();
         auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         reader.commit(n);
@@ -190,13 +214,19 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
             more = false;
         } else if (ec) {
             self->log->info("client {} gone: {}", client, ec.message());
-            co_return;
+            co_return closed_by::client;
         }
         // The skew is taken from when the bytes arrived, once per read.
         const std::int64_t now_ns = self->options.clock();
         // Every complete line in the buffer is answered, in order, and the
         // replies go out together in one write.
         while (auto line = reader.next_line()) {
+            if (line->size() > limits.line_bytes) {
+                // The lines before it are still answered.
+                co_await send_replies(*self, socket, replies);
+                co_return closed_by::long_line;
+            }
+            last_line = std::chrono::steady_clock::now();
             self->log->info("client {} < {}", client, escape_for_log(*line));
             const std::size_t before = replies.size();
             const command cmd = parse_command(*line);
@@ -212,17 +242,67 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
             if (replies.size() > before) {
                 self->log->info("client {} > {}", client, escape_for_log(std::string_view(replies).substr(before)));
             }
-        }
-        if (!replies.empty()) {
-            auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(replies), use_tuple);
-            if (write_ec) {
-                self->log->info("client {} gone before its replies: {}", client, write_ec.message());
-                co_return;
+            // A pipelining client that does not read cannot make replies
+            // pile up here: past the bound they go out before more is read.
+            if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, socket, replies)) {
+                co_return closed_by::slow_reader;
             }
-            replies.clear();
+        }
+        if (!replies.empty() && !co_await send_replies(*self, socket, replies)) {
+            co_return closed_by::slow_reader;
+        }
+        if (reader.pending() > limits.line_bytes) {
+            co_return closed_by::long_line;
         }
     }
-    self->log->info("client {} done", client);
+    co_return closed_by::client;
+}
+
+// Ends when no complete line has come for the idle time-out. The timer is
+// re-armed only when it fires, not on every line.
+asio::awaitable<void> idle_watchdog(std::chrono::milliseconds idle, const std::chrono::steady_clock::time_point& last_line)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        timer.expires_at(last_line + idle);
+        co_await timer.async_wait(use_tuple);
+        if (std::chrono::steady_clock::now() >= last_line + idle) {
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
+{
+    socket_registration registration(*self, socket);
+    const std::string client = describe(socket);
+    const auto& limits = self->herd.limits;
+    if (self->stats.clients_open >= limits.connections) {
+        ++self->stats.clients_refused;
+        self->log->warn("client {} refused: {} connections already", client, limits.connections);
+        co_return;
+    }
+    const client_slot slot(*self);
+    ++self->stats.client_connections;
+    self->log->info("client {} connected", client);
+    using namespace asio::experimental::awaitable_operators;
+    auto last_line = std::chrono::steady_clock::now();
+    auto serve = serve_client(self, socket, client, last_line);
+    auto watch = idle_watchdog(limits.idle_timeout, last_line);
+    const auto ended = co_await (std::move(serve) || std::move(watch));
+    if (ended.index() == 1) {
+        ++self->stats.clients_dropped;
+        self->log->warn("client {} closed: no complete line for {} ms", client, limits.idle_timeout.count());
+    } else if (std::get<0>(ended) == closed_by::long_line) {
+        ++self->stats.clients_dropped;
+        self->log->warn("client {} closed: a line of over {} bytes", client, limits.line_bytes);
+    } else if (std::get<0>(ended) == closed_by::slow_reader) {
+        ++self->stats.clients_dropped;
+        self->log->warn("client {} dropped: it read none of its replies for {} ms", client,
+                        limits.send_timeout.count());
+    } else {
+        self->log->info("client {} done", client);
+    }
     boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);

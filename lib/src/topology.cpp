@@ -64,9 +64,10 @@ std::optional<std::string> optional_string(const toml::table& table, std::string
     return node->as_string()->get();
 }
 
-// places.KEY in seconds: more than 0 (or 0 when `zero_allowed`) and at most `max`.
-std::optional<std::chrono::milliseconds> read_seconds(const toml::table& table, std::string_view key, double max,
-                                                      bool zero_allowed, const std::string& source)
+// TABLE.KEY in seconds: more than 0 (or 0 when `zero_allowed`) and at most `max`.
+std::optional<std::chrono::milliseconds> read_seconds(const toml::table& table, std::string_view table_name,
+                                                      std::string_view key, double max, bool zero_allowed,
+                                                      const std::string& source)
 {
     const toml::node* node = table.get(key);
     if (node == nullptr) {
@@ -75,7 +76,7 @@ std::optional<std::chrono::milliseconds> read_seconds(const toml::table& table, 
     const auto value = node->value<double>();
     if (!value || *value > max || *value < 0 || (*value == 0 && !zero_allowed)) {
         std::ostringstream what;
-        what << "places." << key << " must be a number of seconds, " << (zero_allowed ? "from 0" : "more than 0")
+        what << table_name << "." << key << " must be a number of seconds, " << (zero_allowed ? "from 0" : "more than 0")
              << " and at most " << max;
         fail(source, what.str());
     }
@@ -250,12 +251,48 @@ void read_places_settings(const toml::table& root, topology& herd, const std::st
     if (auto file = optional_string(*table, "file", source, "places.")) {
         places.file = resolve(base_dir, *file);
     }
-    if (auto timeout = read_seconds(*table, "timeout", 300, false, source)) {
+    if (auto timeout = read_seconds(*table, "places", "timeout", 300, false, source)) {
         places.timeout = *timeout;
     }
-    if (auto ttl = read_seconds(*table, "cache_ttl", 86400, true, source)) {
+    if (auto ttl = read_seconds(*table, "places", "cache_ttl", 86400, true, source)) {
         places.cache_ttl = *ttl;
     }
+}
+
+std::size_t read_count(const toml::table& table, std::string_view key, std::size_t low, std::size_t high,
+                       std::size_t fallback, const std::string& source)
+{
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return fallback;
+    }
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value || *value < static_cast<std::int64_t>(low) ||
+        *value > static_cast<std::int64_t>(high)) {
+        fail(source, "limits." + std::string(key) + " must be a whole number from " + std::to_string(low) + " to " +
+                         std::to_string(high));
+    }
+    return static_cast<std::size_t>(*value);
+}
+
+void read_limits(const toml::table& root, topology& herd, const std::string& source)
+{
+    const toml::table* table = optional_table(root, "limits", source);
+    if (table == nullptr) {
+        return;
+    }
+    refuse_unknown_keys(*table,
+                        {"line_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout", "peer_line_bytes"},
+                        source, "limits.");
+    auto& l = herd.limits;
+    // A line must hold the longest valid command: IAMAT, a 255-byte ID, a
+    // location and a time with room for decimals.
+    l.line_bytes = read_count(*table, "line_bytes", 512, 1 << 20, l.line_bytes, source);
+    l.connections = read_count(*table, "connections", 1, 1'000'000, l.connections, source);
+    l.reply_bytes = read_count(*table, "reply_bytes", 4096, 1 << 30, l.reply_bytes, source);
+    l.peer_line_bytes = read_count(*table, "peer_line_bytes", 512, 1 << 20, l.peer_line_bytes, source);
+    l.idle_timeout = read_seconds(*table, "limits", "idle_timeout", 86400, false, source).value_or(l.idle_timeout);
+    l.send_timeout = read_seconds(*table, "limits", "send_timeout", 86400, false, source).value_or(l.send_timeout);
 }
 
 } // namespace
@@ -293,11 +330,12 @@ topology parse_topology(std::string_view toml_text, const std::string& source, c
         where << e.source().begin;
         fail(source, std::string(e.description()) + " at " + where.str());
     }
-    refuse_unknown_keys(root, {"herd", "places", "servers"}, source, "");
+    refuse_unknown_keys(root, {"herd", "limits", "places", "servers"}, source, "");
 
     topology herd;
     read_herd_settings(root, herd, source, base_dir, env);
     read_places_settings(root, herd, source, base_dir);
+    read_limits(root, herd, source);
 
     const toml::table* servers = optional_table(root, "servers", source);
     if (servers == nullptr || servers->empty()) {

@@ -35,6 +35,9 @@ struct server_options {
 // Counters for tests and, later, the admin endpoint.
 struct server_stats {
     std::uint64_t client_connections = 0;
+    std::uint64_t clients_open = 0;           // a gauge: client connections open now
+    std::uint64_t clients_refused = 0;        // over limits.connections
+    std::uint64_t clients_dropped = 0;        // idle, a line too long, or not reading
     std::uint64_t iamat = 0;
     std::uint64_t whatsat = 0;
     std::uint64_t invalid = 0;

@@ -1,0 +1,161 @@
+// What a client can make one server hold: every limit of [limits], each
+// with the outcome it promises and the server serving others afterwards.
+#include "detail/within.hpp"
+#include "herd/local_places.hpp"
+#include "herd/log.hpp"
+#include "herd/server.hpp"
+#include "support/async.hpp"
+#include "support/net.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+using namespace herd;
+using namespace herd::test;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+topology one_server_with(const std::string& limits)
+{
+    const auto p = free_ports(2);
+    return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) +
+                              "\npeer_port = " + std::to_string(p[1]) + "\n[limits]\n" + limits,
+                          "limits.toml", ".");
+}
+
+server_options options()
+{
+    server_options o;
+    o.places = local_places::bundled();
+    o.log = make_null_log("Goloman");
+    return o;
+}
+
+// Polls an in-process counter every 10 ms, for at most `limit`: the server
+// exposes no event for a dropped connection.
+asio::awaitable<bool> eventually(const std::function<bool()>& holds, std::chrono::milliseconds limit)
+{
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!holds()) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            co_return false;
+        }
+        pause.expires_after(10ms);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+    co_return true;
+}
+
+} // namespace
+
+TEST_CASE("a line over limits.line_bytes closes the connection after the lines before it", "[limits]")
+{
+    const bool with_newline = GENERATE(true, false);
+    run_async([with_newline](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("line_bytes = 512\n");
+        server goloman(io, herd, "Goloman", options());
+        goloman.start();
+        client c(io.get_executor());
+        co_await c.connect(goloman.client_port());
+        const std::string request =
+            "IAMAT a +1+1 1\n" + std::string(600, 'x') + (with_newline ? "\nIAMAT b +1+1 1\n" : "");
+        co_await c.send(request);
+        const auto reply = co_await c.read_until_close(3000ms);
+        CHECK_THAT(reply, Catch::StartsWith("AT Goloman ") && Catch::EndsWith(" a +1+1 1\n"));
+        CHECK(std::count(reply.begin(), reply.end(), '\n') == 1);
+        CHECK(goloman.stats().clients_dropped == 1);
+        const auto after = co_await ask(goloman.client_port(), "IAMAT c +1+1 1\n");
+        CHECK_THAT(after, Catch::EndsWith(" c +1+1 1\n"));
+    });
+}
+
+TEST_CASE("a client that sends no complete line for limits.idle_timeout is closed, slowloris too", "[limits]")
+{
+    const bool dribbling = GENERATE(false, true);
+    run_async([dribbling](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("idle_timeout = 0.3\n");
+        server goloman(io, herd, "Goloman", options());
+        goloman.start();
+        client idle(io.get_executor());
+        co_await idle.connect(goloman.client_port());
+        co_await idle.send("IAMAT a +1+1 1\n");
+        const auto started = std::chrono::steady_clock::now();
+        if (dribbling) {
+            asio::steady_timer pause(io);
+            for (int i = 0; i < 10; ++i) { // a byte every 100 ms, never a newline
+                auto [ec, n] = co_await asio::async_write(idle.socket(), asio::buffer("W", 1), detail::use_tuple);
+                if (ec) {
+                    break; // the server has closed it: what this test waits for
+                }
+                pause.expires_after(100ms);
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+        }
+        const auto reply = co_await idle.read_until_close(3000ms);
+        const auto took = std::chrono::steady_clock::now() - started;
+        CHECK_THAT(reply, Catch::EndsWith(" a +1+1 1\n")); // answered before it went idle
+        CHECK(took >= 250ms);
+        CHECK(took < 2s);
+        CHECK(goloman.stats().clients_dropped == 1);
+        const auto after = co_await ask(goloman.client_port(), "IAMAT b +1+1 1\n");
+        CHECK_THAT(after, Catch::EndsWith(" b +1+1 1\n"));
+    });
+}
+
+TEST_CASE("a client that never reads is dropped after limits.send_timeout and memory stays bounded", "[limits]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("reply_bytes = 4096\nsend_timeout = 0.5\n");
+        server goloman(io, herd, "Goloman", options());
+        goloman.start();
+        co_await ask(goloman.client_port(), "IAMAT kiwi +34.072839-118.442165 1621464827\n");
+        client hog(io.get_executor());
+        co_await hog.connect(goloman.client_port());
+        // Some 60 MB of replies asked for, none read.
+        std::string flood;
+        for (int i = 0; i < 8000; ++i) {
+            flood += "WHATSAT kiwi 50 20\n";
+        }
+        // The write may never finish: the server stops reading this client.
+        auto send = asio::async_write(hog.socket(), asio::buffer(flood), detail::use_tuple);
+        co_await detail::within(std::move(send), 5000ms);
+        const bool dropped = co_await eventually([&] { return goloman.stats().clients_dropped == 1; }, 5000ms);
+        CHECK(dropped);
+        const auto after = co_await ask(goloman.client_port(), "IAMAT other +1+1 1\n");
+        CHECK_THAT(after, Catch::EndsWith(" other +1+1 1\n"));
+    });
+}
+
+TEST_CASE("connections past limits.connections are closed at once and a freed slot is used again", "[limits]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("connections = 2\n");
+        server goloman(io, herd, "Goloman", options());
+        goloman.start();
+        auto first = std::make_unique<client>(io.get_executor());
+        client second(io.get_executor());
+        co_await first->connect(goloman.client_port());
+        co_await second.connect(goloman.client_port());
+        co_await first->send("IAMAT a +1+1 1\n");
+        co_await second.send("IAMAT b +1+1 1\n");
+        const auto a = co_await first->read_line(2000ms);
+        const auto b = co_await second.read_line(2000ms);
+        CHECK(a.has_value());
+        CHECK(b.has_value());
+        client third(io.get_executor());
+        co_await third.connect(goloman.client_port());
+        co_await third.send("IAMAT c +1+1 1\n");
+        CHECK(co_await third.read_until_close(2000ms) == "");
+        CHECK(goloman.stats().clients_refused == 1);
+        first.reset(); // closes the first connection
+        const bool freed = co_await eventually([&] { return goloman.stats().clients_open == 1; }, 2000ms);
+        CHECK(freed);
+        const auto after = co_await ask(goloman.client_port(), "IAMAT d +1+1 1\n");
+        CHECK_THAT(after, Catch::EndsWith(" d +1+1 1\n"));
+    });
+}
