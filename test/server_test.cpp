@@ -8,6 +8,7 @@
 #include "support/async.hpp"
 #include "support/net.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -382,5 +383,54 @@ TEST_CASE("a link that is down is tried again within the reconnect interval", "[
         const std::optional<std::string> no_secret;
         auto to_hands = co_await accept_link(hands_port, "Hands", no_secret);
         CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    });
+}
+
+namespace {
+
+// Answers like the bundled places, after `delay`; `asked` fires when asked.
+class slow_places : public places_source {
+public:
+    slow_places(asio::io_context& io, std::chrono::milliseconds delay) : asked(io), delay_(delay) {}
+
+    asio::awaitable<boost::json::object> nearby_search(places_query query) override
+    {
+        asked.cancel();
+        asio::steady_timer wait(co_await asio::this_coro::executor, delay_);
+        co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return local_->search(query);
+    }
+    std::string describe() const override { return "slow"; }
+
+    asio::steady_timer asked; // its wait ends when a search starts
+
+private:
+    std::chrono::milliseconds delay_;
+    std::shared_ptr<local_places> local_ = local_places::bundled();
+};
+
+} // namespace
+
+TEST_CASE("stopping finishes the replies in flight, then closes, and accepts no one new", "[server][shutdown]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = small_herd(std::nullopt);
+        auto places = std::make_shared<slow_places>(io, 300ms);
+        places->asked.expires_at(asio::steady_timer::time_point::max());
+        server goloman(io, herd, "Goloman", options_with(places));
+        goloman.start();
+        client c(io.get_executor());
+        co_await c.connect(port_of(herd, "Goloman"));
+        co_await c.send("IAMAT kiwi +34.072839-118.442165 1621464827\nWHATSAT kiwi 1 2\n");
+        co_await places->asked.async_wait(asio::as_tuple(asio::use_awaitable));
+        goloman.stop(); // while the WHATSAT waits for its places
+        const auto reply = co_await c.read_until_close(3000ms);
+        CHECK_THAT(reply, Catch::StartsWith("AT Goloman ") && Catch::Contains("\"name\" : \"Royce Hall\"") &&
+                              Catch::EndsWith("}\n\n"));
+        client late(io.get_executor());
+        auto connect = late.socket().async_connect({asio::ip::make_address("127.0.0.1"), port_of(herd, "Goloman")},
+                                                   asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await std::move(connect);
+        CHECK(ec == asio::error::connection_refused);
     });
 }

@@ -85,8 +85,6 @@ int run(const po::variables_map& args)
         std::cout << name << ": clients on " << me->host << ":" << server.client_port() << ", peers on port "
                   << server.peer_port() << ", log " << (log_dir / (name + ".log")).string() << std::endl;
         io.run();
-        options.log->info("{} stopped", name);
-        options.log->flush();
         return EXIT_SUCCESS;
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << name << ": " << e.what() << "\n";

@@ -87,7 +87,7 @@ void receive_record(server::state& self, std::string_view line, const std::strin
 
 asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    socket_registration registration(*self, socket);
+    socket_registration registration(self->peer_sockets, socket);
     const std::string from = describe(socket);
     detail::line_reader reader;
     auto neighbour = co_await accept_handshake(*self, socket, reader, from);

@@ -78,7 +78,7 @@ asio::awaitable<void> start_server(std::shared_ptr<server::state> self, tcp::acc
 
 server::state::state(asio::io_context& io, const topology& herd_, const server_config& me_, server_options options_)
     : executor(io.get_executor()), herd(herd_), me(me_), options(std::move(options_)), log(options.log),
-      client_acceptor(io), peer_acceptor(io), flush_timer(io)
+      client_acceptor(io), peer_acceptor(io), flush_timer(io), grace_timer(io)
 {
 }
 
@@ -178,7 +178,12 @@ asio::awaitable<void> handle_whatsat(std::shared_ptr<server::state> self, const 
 class client_slot {
 public:
     explicit client_slot(server::state& s) : state_(s) { ++state_.stats.clients_open; }
-    ~client_slot() { --state_.stats.clients_open; }
+    ~client_slot()
+    {
+        if (--state_.stats.clients_open == 0 && state_.stopped) {
+            state_.grace_timer.cancel(); // the last one has finished: no need to wait
+        }
+    }
     client_slot(const client_slot&) = delete;
     client_slot& operator=(const client_slot&) = delete;
 
@@ -274,7 +279,7 @@ asio::awaitable<void> idle_watchdog(std::chrono::milliseconds idle, const std::c
 
 asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    socket_registration registration(*self, socket);
+    socket_registration registration(self->client_sockets, socket);
     const std::string client = describe(socket);
     const auto& limits = self->herd.limits;
     if (self->stats.clients_open >= limits.connections) {
@@ -392,6 +397,27 @@ void server::start()
     }
 }
 
+namespace {
+
+// The last step of stopping, once every client has finished its replies or
+// the grace period is over.
+asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
+{
+    if (self->stats.clients_open > 0) {
+        self->grace_timer.expires_after(self->options.shutdown_grace);
+        co_await self->grace_timer.async_wait(use_tuple);
+    }
+    boost::system::error_code ignored;
+    for (auto* socket : self->client_sockets) {
+        socket->close(ignored);
+    }
+    self->options.places->stop();
+    self->log->info("{} stopped", self->me.name);
+    self->log->flush();
+}
+
+} // namespace
+
 void server::stop()
 {
     auto& s = *state_;
@@ -403,8 +429,13 @@ void server::stop()
     boost::system::error_code ignored;
     s.client_acceptor.close(ignored);
     s.peer_acceptor.close(ignored);
-    for (auto* socket : s.sockets) {
+    for (auto* socket : s.peer_sockets) {
         socket->close(ignored);
+    }
+    // Clients see the end of their input: what they sent is answered, the
+    // replies are written, and then their connections close.
+    for (auto* socket : s.client_sockets) {
+        socket->shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
     }
     // The links hold the state alive; letting go of them here ends the cycle.
     for (auto& [name, link] : s.links) {
@@ -412,8 +443,7 @@ void server::stop()
     }
     s.links.clear();
     s.flush_timer.cancel();
-    s.options.places->stop();
-    s.log->flush();
+    asio::co_spawn(s.executor, finish_stopping(state_), log_failure(s.log, "stopping"));
 }
 
 const std::string& server::name() const noexcept

@@ -29,8 +29,11 @@ struct server::state : std::enable_shared_from_this<server::state> {
     boost::asio::ip::tcp::acceptor peer_acceptor;
     boost::asio::steady_timer flush_timer;
     std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;
-    // Open connections, so stop() can close them all.
-    std::unordered_set<boost::asio::ip::tcp::socket*> sockets;
+    // Open connections, so stop() can end them: clients gracefully, peers at once.
+    std::unordered_set<boost::asio::ip::tcp::socket*> client_sockets;
+    std::unordered_set<boost::asio::ip::tcp::socket*> peer_sockets;
+    // While stopping: how long clients get to finish the replies in flight.
+    boost::asio::steady_timer grace_timer;
     bool stopped = false;
 
     // Store a record; if it changed the store, hand it to every neighbour's
@@ -39,19 +42,21 @@ struct server::state : std::enable_shared_from_this<server::state> {
                                                 std::string_view came_from);
 };
 
-// Keeps a connection's socket in state::sockets while its coroutine runs.
+// Keeps a connection's socket in one of the state's sets while its
+// coroutine runs.
 class socket_registration {
 public:
-    socket_registration(server::state& s, boost::asio::ip::tcp::socket& socket) : state_(s), socket_(&socket)
+    socket_registration(std::unordered_set<boost::asio::ip::tcp::socket*>& set, boost::asio::ip::tcp::socket& socket)
+        : set_(set), socket_(&socket)
     {
-        state_.sockets.insert(socket_);
+        set_.insert(socket_);
     }
-    ~socket_registration() { state_.sockets.erase(socket_); }
+    ~socket_registration() { set_.erase(socket_); }
     socket_registration(const socket_registration&) = delete;
     socket_registration& operator=(const socket_registration&) = delete;
 
 private:
-    server::state& state_;
+    std::unordered_set<boost::asio::ip::tcp::socket*>& set_;
     boost::asio::ip::tcp::socket* socket_;
 };
 

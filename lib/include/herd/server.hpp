@@ -28,6 +28,8 @@ struct server_options {
     // How often a link to a neighbour that is down is tried again when
     // there is nothing to send. A record to send tries at once.
     std::chrono::milliseconds reconnect_interval{1000};
+    // After stop(), how long clients may take to finish the replies in flight.
+    std::chrono::milliseconds shutdown_grace{5000};
     // Called after every change to the store, from the io_context's thread.
     std::function<void(const location_record&)> on_stored;
 };
@@ -64,8 +66,10 @@ public:
     // Spawns the accept loops and one link per neighbour on the io_context.
     void start();
 
-    // Stops accepting, closes every connection and link; the coroutines end
-    // as the io_context runs them, and run() returns once they have.
+    // Stops accepting and closes the links; each client's replies in flight
+    // are finished and written (within shutdown_grace) before its
+    // connection closes. The coroutines end as the io_context runs them,
+    // and run() returns once they have.
     void stop();
 
     const std::string& name() const noexcept;
