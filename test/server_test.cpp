@@ -29,12 +29,16 @@ constexpr auto line_limit = std::chrono::milliseconds(3000);
 topology small_herd(std::optional<std::string> secret)
 {
     const auto p = free_ports(8);
-    std::string text = "[servers.Goloman]\nport = " + std::to_string(p[0]) + "\npeer_port = " + std::to_string(p[1]) +
-                       "\nneighbors = [\"Hands\", \"Holiday\"]\n" + "[servers.Hands]\nport = " + std::to_string(p[2]) +
-                       "\npeer_port = " + std::to_string(p[3]) + "\n" +
-                       "[servers.Holiday]\nport = " + std::to_string(p[4]) + "\npeer_port = " + std::to_string(p[5]) +
-                       "\n" + "[servers.Welsh]\nport = " + std::to_string(p[6]) +
-                       "\npeer_port = " + std::to_string(p[7]) + "\nneighbors = [\"Hands\"]\n";
+    std::size_t next = 0;
+    auto server = [&](std::string_view name, std::string_view neighbors) {
+        const auto port = p[next++];
+        const auto peer_port = p[next++];
+        return "[servers." + std::string(name) + "]\nport = " + std::to_string(port) +
+               "\npeer_port = " + std::to_string(peer_port) + "\nadmin_port = 0\nneighbors = [" +
+               std::string(neighbors) + "]\n";
+    };
+    std::string text = server("Goloman", R"("Hands", "Holiday")") + server("Hands", "") + server("Holiday", "") +
+                       server("Welsh", R"("Hands")");
     if (secret) {
         text += "[herd]\nsecret = \"" + *secret + "\"\n";
     }

@@ -65,12 +65,16 @@ asio::awaitable<void> peer_link::run()
     while (!stopped_) {
         if (co_await connect()) {
             last_failure_.clear();
+            up_ = true;
+            since_ = std::chrono::system_clock::now();
             owner_->log->info("peer link to {} open", neighbour_.name);
             auto send = send_records(std::exchange(pending, nullptr));
             auto watch = watch_for_close();
             co_await (std::move(send) || std::move(watch));
             boost::system::error_code ignored;
             socket_.close(ignored);
+            up_ = false;
+            since_ = std::chrono::system_clock::now();
             if (stopped_) {
                 break;
             }

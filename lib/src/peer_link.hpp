@@ -28,6 +28,11 @@ public:
     // dropped for it.
     bool post(std::shared_ptr<const std::string> at_line);
 
+    const std::string& neighbour() const noexcept { return neighbour_.name; }
+    bool up() const noexcept { return up_; }
+    // When the link last went up or down.
+    std::chrono::system_clock::time_point since() const noexcept { return since_; }
+
 private:
     using record_channel =
         boost::asio::experimental::channel<void(boost::system::error_code, std::shared_ptr<const std::string>)>;
@@ -45,6 +50,8 @@ private:
     boost::asio::steady_timer retry_;
     std::string last_failure_; // logged once per outage, not once per retry
     bool stopped_ = false;
+    bool up_ = false;
+    std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
 };
 
 } // namespace herd

@@ -7,6 +7,7 @@
 #include "detail/within.hpp"
 #include "herd/detail/line_reader.hpp"
 #include "herd/log.hpp"
+#include "admin.hpp"
 #include "peer_link.hpp"
 #include "peer_server.hpp"
 #include "server_state.hpp"
@@ -78,8 +79,21 @@ asio::awaitable<void> start_server(std::shared_ptr<server::state> self, tcp::acc
 
 server::state::state(asio::io_context& io, const topology& herd_, const server_config& me_, server_options options_)
     : executor(io.get_executor()), herd(herd_), me(me_), options(std::move(options_)), log(options.log),
-      client_acceptor(io), peer_acceptor(io), flush_timer(io), grace_timer(io)
+      client_acceptor(io), peer_acceptor(io), admin_acceptor(io), flush_timer(io), grace_timer(io)
 {
+}
+
+void places_stats::record(std::string_view status, double seconds)
+{
+    auto it = by_status.find(status);
+    if (it == by_status.end()) {
+        it = by_status.emplace(std::string(status), 0).first;
+    }
+    ++it->second;
+    const auto bucket = std::lower_bound(bucket_bounds.begin(), bucket_bounds.end(), seconds) - bucket_bounds.begin();
+    ++buckets[static_cast<std::size_t>(bucket)];
+    seconds_total += seconds;
+    ++count;
 }
 
 location_store::outcome server::state::store_and_propagate(std::string_view client, location_record record,
@@ -143,6 +157,7 @@ asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> s
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (!answer) {
         self->log->warn("{}: no answer within {} ms", what, self->options.places_timeout.count());
+        self->stats.places.record("UNKNOWN_ERROR", ms / 1000);
         co_return places_error("UNKNOWN_ERROR", "the places source did not answer in time");
     }
     const auto* status = answer->if_contains("status");
@@ -150,6 +165,9 @@ asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> s
     self->log->info("{}: {} with {} results in {:.3f} ms", what,
                     status != nullptr && status->is_string() ? std::string_view(status->get_string()) : "no status",
                     results != nullptr && results->is_array() ? results->get_array().size() : 0, ms);
+    self->stats.places.record(status != nullptr && status->is_string() ? std::string_view(status->get_string())
+                                                                       : std::string_view("UNKNOWN_ERROR"),
+                              ms / 1000);
     co_return std::move(*answer);
 }
 
@@ -363,6 +381,9 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
     // Without a shared secret nothing proves a peer is a member, so the
     // peer port is kept off the network.
     listen_on(state_->peer_acceptor, io, herd.secret ? me->host : "127.0.0.1", me->peer_port, "peers");
+    if (me->admin_port != 0) {
+        listen_on(state_->admin_acceptor, io, herd.admin_host, me->admin_port, "admin");
+    }
 }
 
 server::~server()
@@ -389,6 +410,11 @@ void server::start()
                    log_failure(s.log, "client accept loop"));
     asio::co_spawn(s.executor, start_server(state_, s.peer_acceptor, handle_peer, "peer"),
                    log_failure(s.log, "peer accept loop"));
+    if (s.admin_acceptor.is_open()) {
+        s.log->info("admin endpoint on http://{}:{}/status", s.herd.admin_host, admin_port());
+        asio::co_spawn(s.executor, start_server(state_, s.admin_acceptor, handle_admin, "admin"),
+                       log_failure(s.log, "admin accept loop"));
+    }
     asio::co_spawn(s.executor, flush_log_periodically(state_), log_failure(s.log, "log flusher"));
     for (const auto& name : s.me.neighbors) {
         auto link = std::make_shared<peer_link>(state_, *s.herd.find(name));
@@ -429,6 +455,7 @@ void server::stop()
     boost::system::error_code ignored;
     s.client_acceptor.close(ignored);
     s.peer_acceptor.close(ignored);
+    s.admin_acceptor.close(ignored);
     for (auto* socket : s.peer_sockets) {
         socket->close(ignored);
     }
@@ -457,6 +484,13 @@ std::uint16_t server::client_port() const noexcept
 std::uint16_t server::peer_port() const noexcept
 {
     return state_->peer_acceptor.local_endpoint().port();
+}
+
+std::uint16_t server::admin_port() const noexcept
+{
+    boost::system::error_code ec;
+    const auto endpoint = state_->admin_acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
 }
 const location_store& server::store() const noexcept
 {

@@ -27,6 +27,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
     server_stats stats;
     boost::asio::ip::tcp::acceptor client_acceptor;
     boost::asio::ip::tcp::acceptor peer_acceptor;
+    boost::asio::ip::tcp::acceptor admin_acceptor;
+    std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
     boost::asio::steady_timer flush_timer;
     std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;
     // Open connections, so stop() can end them: clients gracefully, peers at once.

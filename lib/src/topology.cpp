@@ -109,7 +109,7 @@ server_config read_server(const std::string& name, const toml::node& node, const
         fail(source, where + " must be a table");
     }
     const toml::table& table = *node.as_table();
-    refuse_unknown_keys(table, {"host", "port", "peer_port", "neighbors"}, source, where + ".");
+    refuse_unknown_keys(table, {"host", "port", "peer_port", "admin_port", "neighbors"}, source, where + ".");
 
     server_config server;
     server.name = name;
@@ -130,6 +130,12 @@ server_config read_server(const std::string& name, const toml::node& node, const
         fail(source, where + ".peer_port defaults to port + 10000, which is past 65535; set it");
     } else {
         server.peer_port = static_cast<std::uint16_t>(server.port + 10000);
+    }
+    if (const toml::node* admin = table.get("admin_port")) {
+        // 0 turns the endpoint off; anything else is a port.
+        server.admin_port = admin->value<std::int64_t>() == 0 ? 0 : port_value(*admin, source, where + ".admin_port");
+    } else if (server.port <= 65535 - 20000) {
+        server.admin_port = static_cast<std::uint16_t>(server.port + 20000);
     }
     const toml::node* neighbors = table.get("neighbors");
     if (neighbors != nullptr) {
@@ -180,6 +186,9 @@ void check_endpoints(const topology& herd, const std::string& source)
     for (const auto& s : herd.servers) {
         claim(s.host, s.port, "servers." + s.name + ".port");
         claim(s.host, s.peer_port, "servers." + s.name + ".peer_port");
+        if (s.admin_port != 0) {
+            claim(s.host, s.admin_port, "servers." + s.name + ".admin_port");
+        }
     }
 }
 
@@ -190,7 +199,10 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env"}, source, "herd.");
+    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env", "admin_host"}, source, "herd.");
+    if (auto host = optional_string(*table, "admin_host", source, "herd.")) {
+        herd.admin_host = *host;
+    }
     if (auto dir = optional_string(*table, "log_dir", source, "herd.")) {
         herd.log_dir = resolve(base_dir, *dir);
     }

@@ -36,10 +36,12 @@ topology default_topology()
 
 topology on_free_ports(topology herd)
 {
-    const auto ports = free_ports(herd.servers.size() * 2);
-    for (std::size_t i = 0; i < herd.servers.size(); ++i) {
+    const std::size_t n = herd.servers.size();
+    const auto ports = free_ports(n * 3);
+    for (std::size_t i = 0; i < n; ++i) {
         herd.servers[i].port = ports[i];
-        herd.servers[i].peer_port = ports[herd.servers.size() + i];
+        herd.servers[i].peer_port = ports[n + i];
+        herd.servers[i].admin_port = ports[2 * n + i];
     }
     return herd;
 }

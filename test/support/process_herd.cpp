@@ -61,7 +61,7 @@ void write_topology(const topology& herd, const std::filesystem::path& file, con
     out << "[herd]\nlog_dir = \"logs\"\n" << extra << "\n";
     for (const auto& s : herd.servers) {
         out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
-            << "\nneighbors = [";
+            << "\nadmin_port = " << s.admin_port << "\nneighbors = [";
         for (std::size_t i = 0; i < s.neighbors.size(); ++i) {
             out << (i == 0 ? "\"" : ", \"") << s.neighbors[i] << "\"";
         }

@@ -41,6 +41,15 @@ public:
 
     std::size_t size() const noexcept { return records_.size(); }
 
+    // Calls f(client, record) for every client, in no particular order.
+    template <typename F>
+    void for_each(F&& f) const
+    {
+        for (const auto& [client, record] : records_) {
+            f(std::string_view(client), record);
+        }
+    }
+
 private:
     struct string_hash {
         using is_transparent = void;

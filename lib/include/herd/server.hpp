@@ -10,7 +10,9 @@
 #include "herd/places.hpp"
 #include "herd/topology.hpp"
 
+#include <array>
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,7 +36,19 @@ struct server_options {
     std::function<void(const location_record&)> on_stored;
 };
 
-// Counters for tests and, later, the admin endpoint.
+// Places requests by status, and how long they took.
+struct places_stats {
+    // Upper bounds of the latency buckets, in seconds (Prometheus style).
+    static constexpr std::array<double, 10> bucket_bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    std::map<std::string, std::uint64_t, std::less<>> by_status; // "OK", "ZERO_RESULTS", "UNKNOWN_ERROR", ...
+    std::array<std::uint64_t, bucket_bounds.size() + 1> buckets{}; // the last: slower than every bound
+    double seconds_total = 0;
+    std::uint64_t count = 0;
+
+    void record(std::string_view status, double seconds);
+};
+
+// Counters for tests and the admin endpoint.
 struct server_stats {
     std::uint64_t client_connections = 0;
     std::uint64_t clients_open = 0;           // a gauge: client connections open now
@@ -50,6 +64,7 @@ struct server_stats {
     std::uint64_t peer_records_queued = 0;   // handed to a neighbour's link
     std::uint64_t peer_records_sent = 0;     // ... and written to it
     std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
+    places_stats places;
 };
 
 std::int64_t system_clock_ns();
@@ -75,6 +90,7 @@ public:
     const std::string& name() const noexcept;
     std::uint16_t client_port() const noexcept;
     std::uint16_t peer_port() const noexcept;
+    std::uint16_t admin_port() const noexcept; // 0: no admin endpoint
     const location_store& store() const noexcept;
     const server_stats& stats() const noexcept;
 

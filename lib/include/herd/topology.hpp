@@ -21,6 +21,7 @@ struct server_config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
     std::uint16_t peer_port = 0;        // default: port + 10000
+    std::uint16_t admin_port = 0;       // default: port + 20000; 0 in the file: no admin endpoint
     std::vector<std::string> neighbors; // sorted; links made bidirectional
 };
 
@@ -53,6 +54,7 @@ struct topology {
     std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
     std::string secret_origin;          // where the secret came from, for the start-up log
     std::filesystem::path log_dir;      // empty: "logs" under the working directory
+    std::string admin_host = "127.0.0.1"; // where the admin endpoints listen
     places_config places;
     limits_config limits;
 
