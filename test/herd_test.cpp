@@ -4,9 +4,11 @@
 #include "support/herd.hpp"
 #include "support/net.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <set>
 #include <span>
 #include <string_view>
 
@@ -151,5 +153,81 @@ TEST_CASE("forged peer lines from a client change nothing anywhere", "[herd][sec
             INFO(s);
             CHECK(herd.record_at(s, "kiwi") == real);
         }
+    });
+}
+
+TEST_CASE("a restarted server catches up on what it missed, with no new update", "[herd][catch-up]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start_all();
+        herd.stop("Holiday"); // Welsh's only link
+        const std::string missed = first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n"));
+        herd.start("Holiday");
+        const auto healed = std::chrono::steady_clock::now();
+        const auto settled = co_await everyone_has(herd, everyone, "kiwi", missed, 2000ms);
+        CHECK(settled);
+        CHECK(std::chrono::steady_clock::now() - healed < 2s);
+        CHECK(herd.at("Holiday").stats().peer_records_stored >= 1);
+    });
+}
+
+TEST_CASE("with catch_up = false a restarted server knows only what reaches it afterwards", "[herd][catch-up]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        auto topology = on_free_ports(default_topology());
+        topology.catch_up = false;
+        local_herd herd(io, topology);
+        herd.start_all();
+        herd.stop("Holiday");
+        co_await ask(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n");
+        // Holiday's neighbours give up on the record while it is down (else
+        // it would simply be sent when Holiday is back).
+        asio::steady_timer pause(io);
+        for (int i = 0; i < 200 && (herd.at("Goloman").stats().peer_records_dropped == 0 ||
+                                    herd.at("Wilkes").stats().peer_records_dropped == 0);
+             ++i) {
+            pause.expires_after(10ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        REQUIRE(herd.at("Goloman").stats().peer_records_dropped >= 1);
+        REQUIRE(herd.at("Wilkes").stats().peer_records_dropped >= 1);
+        herd.start("Holiday");
+        // The next record crosses the re-made links; a catch-up would have
+        // gone first on each of them.
+        const std::string next = first_line(co_await ask(herd.port("Goloman"), "IAMAT plum +1+1 1\n"));
+        const auto settled = co_await everyone_has(herd, everyone, "plum", next, 2000ms);
+        REQUIRE(settled);
+        CHECK(herd.record_at("Holiday", "kiwi").empty());
+        CHECK(herd.record_at("Welsh", "kiwi").empty());
+        CHECK(herd.at("Goloman").stats().catch_up_records_sent == 0);
+    });
+}
+
+TEST_CASE("a partitioned herd, updated on both sides, converges when healed", "[herd][catch-up][partition]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start_all();
+        herd.stop("Holiday"); // the bridge: Welsh on one side, Goloman, Hands, Wilkes on the other
+        const std::string at_welsh = first_line(co_await ask(herd.port("Welsh"), "IAMAT only-welsh +1+1 10\n"));
+        const std::string at_hands = first_line(co_await ask(herd.port("Hands"), "IAMAT only-hands +2+2 10\n"));
+        // The same client on both sides: the newer wins everywhere.
+        co_await ask(herd.port("Welsh"), "IAMAT both +3+3 20\n");
+        const std::string newest = first_line(co_await ask(herd.port("Wilkes"), "IAMAT both +4+4 21\n"));
+        herd.start("Holiday");
+        const auto healed = std::chrono::steady_clock::now();
+        const auto welsh_side = co_await everyone_has(herd, everyone, "only-welsh", at_welsh, 2000ms);
+        const auto hands_side = co_await everyone_has(herd, everyone, "only-hands", at_hands, 2000ms);
+        const auto both = co_await everyone_has(herd, everyone, "both", newest, 2000ms);
+        CHECK(welsh_side);
+        CHECK(hands_side);
+        CHECK(both);
+        CHECK(std::chrono::steady_clock::now() - healed < 2s);
+        std::set<std::uint64_t> digests;
+        for (const auto s : everyone) {
+            digests.insert(herd.at(s).store().digest());
+        }
+        CHECK(digests.size() == 1);
     });
 }

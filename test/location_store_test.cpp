@@ -62,3 +62,25 @@ TEST_CASE("ties break the same way whichever record arrives first", "[store]")
         CHECK(store.find("kiwi")->at_line == c.at_line);
     }
 }
+
+TEST_CASE("the digest is the same for the same records, whatever order they came in", "[store]")
+{
+    const auto a = record_of("AT Hands +0.100000000 kiwi +1+1 100");
+    const auto b = record_of("AT Hands +0.100000000 plum +1+1 100");
+    const auto a2 = record_of("AT Goloman +0.100000000 kiwi +2+2 101");
+    location_store one;
+    location_store two;
+    CHECK(one.digest() == two.digest());
+    one.update("kiwi", a);
+    one.update("plum", b);
+    one.update("kiwi", a2);
+    two.update("plum", b);
+    two.update("kiwi", a2);
+    two.update("kiwi", a); // stale: changes nothing
+    CHECK(one.digest() == two.digest());
+    location_store three;
+    three.update("kiwi", a);
+    three.update("plum", b);
+    CHECK(three.digest() != one.digest());
+    CHECK(three.digest() != 0);
+}

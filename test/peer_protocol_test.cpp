@@ -48,7 +48,17 @@ TEST_CASE("handshake messages round-trip and garbage is refused", "[peer]")
     CHECK(hello->dialer == "Hands");
     CHECK(hello->nonce == "n2");
     CHECK(hello->proof == "p2");
-    CHECK(peer::parse_welcome(peer::format_welcome("p3")) == "p3");
+    const auto plain = peer::parse_welcome(peer::format_welcome("p3"));
+    REQUIRE(plain);
+    CHECK(plain->proof == "p3");
+    CHECK_FALSE(plain->store);
+    const auto with_store = peer::parse_welcome(peer::format_welcome("p4", peer::store_summary{42, 0xdeadbeefcafef00dULL}));
+    REQUIRE(with_store);
+    CHECK(with_store->proof == "p4");
+    CHECK(with_store->store == peer::store_summary{42, 0xdeadbeefcafef00dULL});
+    CHECK_FALSE(peer::parse_welcome("HERD herd/1 WELCOME p 42"));
+    CHECK_FALSE(peer::parse_welcome("HERD herd/1 WELCOME p x 00"));
+    CHECK_FALSE(peer::parse_welcome("HERD herd/1 WELCOME p 1 zz"));
 
     CHECK_FALSE(peer::parse_welcome(peer::format_refused("nope")));
     CHECK_FALSE(peer::parse_hello("HERD herd/2 HELLO Hands n p"));

@@ -15,10 +15,30 @@ bool newer_than(const location_record& a, const location_record& b) noexcept
            std::tuple(b.time_ns, b.server(), std::string_view(b.at_line));
 }
 
+namespace {
+
+// FNV-1a over the AT line, then a 64-bit finaliser, so that XOR-ing the
+// records' hashes makes a digest that is hard to collide by accident.
+std::uint64_t record_hash(std::string_view at_line) noexcept
+{
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : at_line) {
+        h = (h ^ c) * 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+} // namespace
+
 location_store::outcome location_store::update(std::string_view client, location_record record)
 {
     auto it = records_.find(client);
     if (it == records_.end()) {
+        digest_ ^= record_hash(record.at_line);
         records_.emplace(std::string(client), std::move(record));
         return outcome::stored;
     }
@@ -28,6 +48,7 @@ location_store::outcome location_store::update(std::string_view client, location
     if (!newer_than(record, it->second)) {
         return outcome::stale;
     }
+    digest_ ^= record_hash(it->second.at_line) ^ record_hash(record.at_line);
     it->second = std::move(record);
     return outcome::stored;
 }

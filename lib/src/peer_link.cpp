@@ -68,6 +68,9 @@ asio::awaitable<void> peer_link::run()
             up_ = true;
             since_ = std::chrono::system_clock::now();
             owner_->log->info("peer link to {} open", neighbour_.name);
+            if (catch_up_ && !co_await send_store()) {
+                continue; // the link dropped during catch-up: dial again
+            }
             auto send = send_records(std::exchange(pending, nullptr));
             auto watch = watch_for_close();
             co_await (std::move(send) || std::move(watch));
@@ -144,19 +147,24 @@ asio::awaitable<bool> peer_link::connect()
         co_return false;
     }
     auto welcome_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
-    auto their_proof = welcome_line ? peer::parse_welcome(*welcome_line) : std::nullopt;
-    if (!their_proof) {
+    auto welcome = welcome_line ? peer::parse_welcome(*welcome_line) : std::nullopt;
+    if (!welcome) {
         note_down(welcome_line ? "refused: " + *welcome_line : "no answer to hello");
         ++owner_->stats.peer_links_refused;
         co_return false;
     }
     const std::string expected =
         peer::make_proof(secret, peer::role::acceptor, neighbour_.name, me, challenge->nonce, nonce);
-    if (!peer::proofs_equal(expected, *their_proof)) {
+    if (!peer::proofs_equal(expected, welcome->proof)) {
         note_down("its proof of membership does not match (is the same secret set on both?)");
         ++owner_->stats.peer_links_refused;
         co_return false;
     }
+    // The neighbour's store differs from ours: it may have missed records
+    // while it or this link was down.
+    const auto& store = owner_->store;
+    const peer::store_summary ours{store.size(), store.digest()};
+    catch_up_ = owner_->herd.catch_up && welcome->store && *welcome->store != ours;
     co_return true;
 }
 
@@ -198,6 +206,30 @@ asio::awaitable<void> peer_link::send_records(std::shared_ptr<const std::string>
         batch.clear();
         count = 0;
     }
+}
+
+asio::awaitable<bool> peer_link::send_store()
+{
+    // A snapshot first: the store may change while the write is under way.
+    std::string all;
+    std::size_t count = 0;
+    owner_->store.for_each([&](std::string_view, const location_record& r) {
+        all += r.at_line;
+        all += '\n';
+        ++count;
+    });
+    auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(all), use_tuple);
+    if (ec) {
+        owner_->log->warn("peer link to {}: catch-up of {} records failed: {}", neighbour_.name, count, ec.message());
+        up_ = false;
+        since_ = std::chrono::system_clock::now();
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        co_return false;
+    }
+    owner_->stats.catch_up_records_sent += count;
+    owner_->log->info("peer link to {}: stores differed, sent all {} records", neighbour_.name, count);
+    co_return true;
 }
 
 asio::awaitable<void> peer_link::watch_for_close()

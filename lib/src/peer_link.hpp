@@ -41,6 +41,8 @@ private:
     boost::asio::awaitable<bool> connect();
     boost::asio::awaitable<void> send_records(std::shared_ptr<const std::string> first);
     boost::asio::awaitable<void> watch_for_close();
+    // Catch-up: the whole store, once, when the neighbour's differs.
+    boost::asio::awaitable<bool> send_store();
     void note_down(const std::string& why);
 
     std::shared_ptr<server::state> owner_;
@@ -51,6 +53,7 @@ private:
     std::string last_failure_; // logged once per outage, not once per retry
     bool stopped_ = false;
     bool up_ = false;
+    bool catch_up_ = false; // set by connect() from the neighbour's WELCOME
     std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
 };
 

@@ -8,6 +8,9 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <charconv>
+
+#include <fmt/format.h>
 #include <stdexcept>
 
 namespace herd::peer {
@@ -87,9 +90,13 @@ std::string format_hello(std::string_view dialer, std::string_view nonce, std::s
            std::string(proof);
 }
 
-std::string format_welcome(std::string_view proof)
+std::string format_welcome(std::string_view proof, std::optional<store_summary> store)
 {
-    return "HERD " + std::string(version) + " WELCOME " + std::string(proof);
+    std::string line = "HERD " + std::string(version) + " WELCOME " + std::string(proof);
+    if (store) {
+        line += fmt::format(" {} {:016x}", store->records, store->digest);
+    }
+    return line;
 }
 
 std::string format_refused(std::string_view reason)
@@ -117,13 +124,25 @@ std::optional<hello> parse_hello(std::string_view line) noexcept
     return hello{f.at[3], f.at[4], f.at[5]};
 }
 
-std::optional<std::string_view> parse_welcome(std::string_view line) noexcept
+std::optional<welcome> parse_welcome(std::string_view line) noexcept
 {
-    auto f = parse_message(line, "WELCOME", 1);
-    if (!f || !is_token(f->at[3], 128)) {
+    const fields f = split_fields(line);
+    if ((f.count != 4 && f.count != 6) || f.at[0] != "HERD" || f.at[1] != version || f.at[2] != "WELCOME" ||
+        !is_token(f.at[3], 128)) {
         return std::nullopt;
     }
-    return f->at[3];
+    welcome w{f.at[3], std::nullopt};
+    if (f.count == 6) {
+        store_summary s;
+        const auto records = std::from_chars(f.at[4].data(), f.at[4].data() + f.at[4].size(), s.records);
+        const auto digest = std::from_chars(f.at[5].data(), f.at[5].data() + f.at[5].size(), s.digest, 16);
+        if (records.ec != std::errc() || records.ptr != f.at[4].data() + f.at[4].size() ||
+            digest.ec != std::errc() || digest.ptr != f.at[5].data() + f.at[5].size()) {
+            return std::nullopt;
+        }
+        w.store = s;
+    }
+    return w;
 }
 
 } // namespace herd::peer

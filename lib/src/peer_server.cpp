@@ -60,7 +60,11 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
     }
     const std::string proof =
         peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer, nonce, hello->nonce);
-    std::string welcome = peer::format_welcome(proof);
+    std::optional<peer::store_summary> summary;
+    if (self.herd.catch_up) {
+        summary = peer::store_summary{self.store.size(), self.store.digest()};
+    }
+    std::string welcome = peer::format_welcome(proof, summary);
     if (!co_await detail::write_line(socket, std::move(welcome), hello_time_limit)) {
         co_return std::nullopt;
     }

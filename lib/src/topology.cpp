@@ -199,7 +199,13 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env", "admin_host"}, source, "herd.");
+    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env", "admin_host", "catch_up"}, source, "herd.");
+    if (const toml::node* catch_up = table->get("catch_up")) {
+        if (!catch_up->is_boolean()) {
+            fail(source, "herd.catch_up must be true or false");
+        }
+        herd.catch_up = catch_up->as_boolean()->get();
+    }
     if (auto host = optional_string(*table, "admin_host", source, "herd.")) {
         herd.admin_host = *host;
     }

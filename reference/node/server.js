@@ -735,7 +735,8 @@ class PeerLink {
         const nonceD = crypto.randomBytes(16).toString('hex');
         socket.write(`HERD herd/1 HELLO ${me.name} ${nonceD} ${makeProof(me.herd.secret, 'dialer', n.name, me.name, challenge[4], nonceD)}\n`);
         const welcome = splitFields((await reader.line(HANDSHAKE_TIME_LIMIT_MS)) || Buffer.alloc(0)).map(text);
-        if (welcome.length !== 4 || welcome[2] !== 'WELCOME') return fail(`refused: ${welcome.join(' ')}`);
+        // Herd's WELCOME may add its store's size and digest, for a catch-up this reference does not do.
+        if (![4, 6].includes(welcome.length) || welcome[2] !== 'WELCOME') return fail(`refused: ${welcome.join(' ')}`);
         if (!proofsEqual(makeProof(me.herd.secret, 'acceptor', n.name, me.name, challenge[4], nonceD), welcome[3])) {
           return fail('its proof of membership does not match');
         }

@@ -654,7 +654,9 @@ class PeerLink:
             proof = make_proof(me.herd.secret, "dialer", challenge[3], me.name, challenge[4], nonce_d)
             writer.write(b"HERD herd/1 HELLO " + me.name + b" " + nonce_d + b" " + proof + b"\n")
             welcome = (await asyncio.wait_for(reader.readline(), HANDSHAKE_TIME_LIMIT)).split()
-            if len(welcome) != 4 or welcome[:3] != [b"HERD", b"herd/1", b"WELCOME"]:
+            # Herd's WELCOME may add its store's size and digest, for a
+            # catch-up the reference does not do.
+            if len(welcome) not in (4, 6) or welcome[:3] != [b"HERD", b"herd/1", b"WELCOME"]:
                 raise ValueError("refused: " + b" ".join(welcome).decode(errors="replace"))
             expected = make_proof(me.herd.secret, "acceptor", challenge[3], me.name, challenge[4], nonce_d)
             if not hmac.compare_digest(expected, welcome[3]):

@@ -416,3 +416,16 @@ TEST_CASE("interoperation: a herd mixing C++, Python and Node servers floods bet
         expect_everywhere(herd, at);
     }
 }
+
+TEST_CASE("catch-up: a server killed and restarted learns what it missed with no new update",
+          "[conformance][herd][herd-only]")
+{
+    herd_of_five herd;
+    herd.processes.start_all();
+    herd.processes.process("Holiday").signal(SIGKILL);
+    CHECK(herd.processes.process("Holiday").wait(5s) == 128 + SIGKILL);
+    herd.processes.forget("Holiday");
+    const std::string missed = first_line(talk(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n"));
+    herd.processes.start("Holiday");
+    expect_everywhere(herd, missed); // Welsh too, behind Holiday
+}

@@ -41,6 +41,11 @@ public:
 
     std::size_t size() const noexcept { return records_.size(); }
 
+    // A digest of the whole store that does not depend on the order records
+    // arrived in: two stores with the same records have the same digest.
+    // Kept up to date on every change, so it costs nothing to ask.
+    std::uint64_t digest() const noexcept { return digest_; }
+
     // Calls f(client, record) for every client, in no particular order.
     template <typename F>
     void for_each(F&& f) const
@@ -56,6 +61,7 @@ private:
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
     std::unordered_map<std::string, location_record, string_hash, std::equal_to<>> records_;
+    std::uint64_t digest_ = 0;
 };
 
 } // namespace herd

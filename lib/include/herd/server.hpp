@@ -64,6 +64,7 @@ struct server_stats {
     std::uint64_t peer_records_queued = 0;   // handed to a neighbour's link
     std::uint64_t peer_records_sent = 0;     // ... and written to it
     std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
+    std::uint64_t catch_up_records_sent = 0; // whole stores sent to neighbours whose store differed
     places_stats places;
 };
 

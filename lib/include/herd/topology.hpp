@@ -55,6 +55,9 @@ struct topology {
     std::string secret_origin;          // where the secret came from, for the start-up log
     std::filesystem::path log_dir;      // empty: "logs" under the working directory
     std::string admin_host = "127.0.0.1"; // where the admin endpoints listen
+    // A link that comes up reconciles the two stores; false: the course
+    // prototype's behaviour, a server knows only what reaches it afterwards.
+    bool catch_up = true;
     places_config places;
     limits_config limits;
 
