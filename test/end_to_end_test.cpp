@@ -211,3 +211,32 @@ TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Goo
     });
     std::filesystem::remove_all(ca_dir);
 }
+
+TEST_CASE("durability: what a server acknowledged survives SIGKILL, and a torn tail is cut off", "[e2e][durability]")
+{
+    // One server alone: no neighbour to catch it up, so only its disk can.
+    process_herd herd(on_free_ports(default_topology()), herd_server_command());
+    herd.start("Goloman");
+    const std::string acked = first_line(run_async([&](asio::io_context&) -> asio::awaitable<std::string> {
+        co_await ask(herd.port("Goloman"), "IAMAT plum +1+1 1\n");
+        co_return co_await ask(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n");
+    }));
+    herd.process("Goloman").signal(SIGKILL);
+    CHECK(herd.process("Goloman").wait(5s) == 128 + SIGKILL);
+    herd.forget("Goloman");
+    // A crash in the middle of writing a record leaves half a line.
+    const auto store_file = herd.config().parent_path() / "herd-data" / "Goloman.store";
+    REQUIRE(std::filesystem::exists(store_file));
+    std::ofstream(store_file, std::ios::app) << "1234abcd AT Goloman +0.0000";
+    herd.start("Goloman");
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        const auto reply = co_await ask(herd.port("Goloman"), "WHATSAT kiwi 1 1\nWHATSAT plum 1 1\n");
+        CHECK_THAT(reply, Catch::StartsWith(acked + "\n{"));
+        CHECK_THAT(reply, Catch::Contains(" plum +1+1 1\n{"));
+    });
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    const std::string log = herd.log_of("Goloman");
+    CHECK_THAT(log, Catch::Contains("store: 2 records from"));
+    CHECK_THAT(log, Catch::Contains("store: cut 27 bytes off") && Catch::Contains("torn"));
+}

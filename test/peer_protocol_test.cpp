@@ -52,7 +52,8 @@ TEST_CASE("handshake messages round-trip and garbage is refused", "[peer]")
     REQUIRE(plain);
     CHECK(plain->proof == "p3");
     CHECK_FALSE(plain->store);
-    const auto with_store = peer::parse_welcome(peer::format_welcome("p4", peer::store_summary{42, 0xdeadbeefcafef00dULL}));
+    const auto with_store =
+        peer::parse_welcome(peer::format_welcome("p4", peer::store_summary{42, 0xdeadbeefcafef00dULL}));
     REQUIRE(with_store);
     CHECK(with_store->proof == "p4");
     CHECK(with_store->store == peer::store_summary{42, 0xdeadbeefcafef00dULL});

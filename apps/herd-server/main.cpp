@@ -61,6 +61,7 @@ int run(const po::variables_map& args)
 
     asio::io_context io(1);
     herd::server_options options;
+    options.data_dir = herd.data_dir.empty() ? std::filesystem::path("herd-data") : herd.data_dir;
     options.places_timeout = herd.places.timeout;
     try {
         options.log = herd::make_server_log(name, log_dir);

@@ -110,8 +110,8 @@ std::string metrics_text(const server::state& s)
     metric("herd_requests_total", "counter", "Client lines by command and outcome.");
     out += fmt::format("herd_requests_total{{server=\"{}\",command=\"IAMAT\",outcome=\"ok\"}} {}\n", name, c.iamat);
     out += fmt::format("herd_requests_total{{server=\"{}\",command=\"WHATSAT\",outcome=\"ok\"}} {}\n", name, c.whatsat);
-    out += fmt::format("herd_requests_total{{server=\"{}\",command=\"other\",outcome=\"invalid\"}} {}\n", name,
-                       c.invalid);
+    out +=
+        fmt::format("herd_requests_total{{server=\"{}\",command=\"other\",outcome=\"invalid\"}} {}\n", name, c.invalid);
     metric("herd_invalid_lines_total", "counter", "Client lines answered with ?.");
     out += fmt::format("herd_invalid_lines_total{{server=\"{}\"}} {}\n", name, c.invalid);
     metric("herd_client_connections_total", "counter", "Client connections accepted.");
@@ -119,15 +119,15 @@ std::string metrics_text(const server::state& s)
     metric("herd_client_connections_open", "gauge", "Client connections open now.");
     out += fmt::format("herd_client_connections_open{{server=\"{}\"}} {}\n", name, c.clients_open);
     metric("herd_peer_messages_total", "counter", "Records from and to neighbours.");
-    out += fmt::format("herd_peer_messages_total{{server=\"{}\",direction=\"in\"}} {}\n", name,
-                       c.peer_records_received);
+    out +=
+        fmt::format("herd_peer_messages_total{{server=\"{}\",direction=\"in\"}} {}\n", name, c.peer_records_received);
     out += fmt::format("herd_peer_messages_total{{server=\"{}\",direction=\"out\"}} {}\n", name, c.peer_records_sent);
     out += fmt::format("herd_peer_messages_total{{server=\"{}\",direction=\"dropped\"}} {}\n", name,
                        c.peer_records_dropped);
     metric("herd_peer_link_up", "gauge", "1 if the link to the neighbour is up.");
     for (const auto& [neighbour, link] : s.links) {
-        out += fmt::format("herd_peer_link_up{{server=\"{}\",neighbor=\"{}\"}} {}\n", name, neighbour,
-                           link->up() ? 1 : 0);
+        out +=
+            fmt::format("herd_peer_link_up{{server=\"{}\",neighbor=\"{}\"}} {}\n", name, neighbour, link->up() ? 1 : 0);
     }
     metric("herd_places_requests_total", "counter", "Places requests by status.");
     for (const auto& [status, count] : c.places.by_status) {

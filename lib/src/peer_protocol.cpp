@@ -136,8 +136,8 @@ std::optional<welcome> parse_welcome(std::string_view line) noexcept
         store_summary s;
         const auto records = std::from_chars(f.at[4].data(), f.at[4].data() + f.at[4].size(), s.records);
         const auto digest = std::from_chars(f.at[5].data(), f.at[5].data() + f.at[5].size(), s.digest, 16);
-        if (records.ec != std::errc() || records.ptr != f.at[4].data() + f.at[4].size() ||
-            digest.ec != std::errc() || digest.ptr != f.at[5].data() + f.at[5].size()) {
+        if (records.ec != std::errc() || records.ptr != f.at[4].data() + f.at[4].size() || digest.ec != std::errc() ||
+            digest.ptr != f.at[5].data() + f.at[5].size()) {
             return std::nullopt;
         }
         w.store = s;

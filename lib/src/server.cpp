@@ -4,18 +4,18 @@
 // names (docs/architecture.md pairs them).
 #include "herd/server.hpp"
 
+#include "admin.hpp"
 #include "detail/within.hpp"
 #include "herd/detail/line_reader.hpp"
 #include "herd/log.hpp"
-#include "admin.hpp"
 #include "peer_link.hpp"
 #include "peer_server.hpp"
 #include "server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <spdlog/logger.h>
@@ -104,6 +104,10 @@ location_store::outcome server::state::store_and_propagate(std::string_view clie
         return outcome;
     }
     const location_record& kept = *store.find(client);
+    if (disk) {
+        disk->append(kept.at_line);
+        disk->compact_if_large(store);
+    }
     if (options.on_stored) {
         options.on_stored(kept);
     }
@@ -267,9 +271,18 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
             }
             // A pipelining client that does not read cannot make replies
             // pile up here: past the bound they go out before more is read.
-            if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, socket, replies)) {
-                co_return closed_by::slow_reader;
+            if (replies.size() >= limits.reply_bytes) {
+                if (self->disk && self->disk->policy() == fsync_policy::always) {
+                    self->disk->sync();
+                }
+                if (!co_await send_replies(*self, socket, replies)) {
+                    co_return closed_by::slow_reader;
+                }
             }
+        }
+        // What these replies acknowledge is on disk before they go out.
+        if (self->disk && self->disk->policy() == fsync_policy::always) {
+            self->disk->sync();
         }
         if (!replies.empty() && !co_await send_replies(*self, socket, replies)) {
             co_return closed_by::slow_reader;
@@ -283,7 +296,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
 
 // Ends when no complete line has come for the idle time-out. The timer is
 // re-armed only when it fires, not on every line.
-asio::awaitable<void> idle_watchdog(std::chrono::milliseconds idle, const std::chrono::steady_clock::time_point& last_line)
+asio::awaitable<void> idle_watchdog(std::chrono::milliseconds idle,
+                                    const std::chrono::steady_clock::time_point& last_line)
 {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
@@ -331,12 +345,17 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
     socket.close(ignored);
 }
 
-asio::awaitable<void> flush_log_periodically(std::shared_ptr<server::state> self)
+// Logs reach the file, and with fsync = "batch" records reach the disk,
+// every 100 ms rather than on every line.
+asio::awaitable<void> flush_periodically(std::shared_ptr<server::state> self)
 {
     while (!self->stopped) {
-        self->flush_timer.expires_after(std::chrono::milliseconds(500));
+        self->flush_timer.expires_after(std::chrono::milliseconds(100));
         co_await self->flush_timer.async_wait(use_tuple);
         self->log->flush();
+        if (self->disk) {
+            self->disk->sync();
+        }
     }
 }
 
@@ -377,6 +396,16 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
         options.clock = system_clock_ns;
     }
     state_ = std::make_shared<state>(io, herd, *me, std::move(options));
+    if (!state_->options.data_dir.empty()) {
+        auto& s = *state_;
+        s.disk = std::make_unique<store_log>(s.options.data_dir / (s.me.name + ".store"), s.store,
+                                             herd.fsync_always ? fsync_policy::always : fsync_policy::batch);
+        const auto& replay = s.disk->replayed();
+        s.log->info("store: {} records from {}", replay.records, s.disk->file().string());
+        if (replay.cut_bytes > 0) {
+            s.log->warn("store: cut {} bytes off {}: {}", replay.cut_bytes, s.disk->file().string(), replay.cut_reason);
+        }
+    }
     listen_on(state_->client_acceptor, io, me->host, me->port, "clients");
     // Without a shared secret nothing proves a peer is a member, so the
     // peer port is kept off the network.
@@ -415,7 +444,7 @@ void server::start()
         asio::co_spawn(s.executor, start_server(state_, s.admin_acceptor, handle_admin, "admin"),
                        log_failure(s.log, "admin accept loop"));
     }
-    asio::co_spawn(s.executor, flush_log_periodically(state_), log_failure(s.log, "log flusher"));
+    asio::co_spawn(s.executor, flush_periodically(state_), log_failure(s.log, "flusher"));
     for (const auto& name : s.me.neighbors) {
         auto link = std::make_shared<peer_link>(state_, *s.herd.find(name));
         s.links.emplace(name, link);
@@ -438,6 +467,9 @@ asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
         socket->close(ignored);
     }
     self->options.places->stop();
+    if (self->disk) {
+        self->disk->sync();
+    }
     self->log->info("{} stopped", self->me.name);
     self->log->flush();
 }

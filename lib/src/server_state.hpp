@@ -3,6 +3,7 @@
 #pragma once
 
 #include "herd/server.hpp"
+#include "herd/store_log.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     server_options options;
     std::shared_ptr<spdlog::logger> log;
     location_store store;
+    std::unique_ptr<store_log> disk; // none: the store lives in memory only
     server_stats stats;
     boost::asio::ip::tcp::acceptor client_acceptor;
     boost::asio::ip::tcp::acceptor peer_acceptor;

@@ -76,8 +76,8 @@ std::optional<std::chrono::milliseconds> read_seconds(const toml::table& table, 
     const auto value = node->value<double>();
     if (!value || *value > max || *value < 0 || (*value == 0 && !zero_allowed)) {
         std::ostringstream what;
-        what << table_name << "." << key << " must be a number of seconds, " << (zero_allowed ? "from 0" : "more than 0")
-             << " and at most " << max;
+        what << table_name << "." << key << " must be a number of seconds, "
+             << (zero_allowed ? "from 0" : "more than 0") << " and at most " << max;
         fail(source, what.str());
     }
     return std::chrono::milliseconds(static_cast<long long>(*value * 1000));
@@ -199,7 +199,17 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"log_dir", "secret", "secret_env", "admin_host", "catch_up"}, source, "herd.");
+    refuse_unknown_keys(*table, {"log_dir", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
+                        source, "herd.");
+    if (auto dir = optional_string(*table, "data_dir", source, "herd.")) {
+        herd.data_dir = resolve(base_dir, *dir);
+    }
+    if (auto fsync = optional_string(*table, "fsync", source, "herd.")) {
+        if (*fsync != "always" && *fsync != "batch") {
+            fail(source, "herd.fsync must be \"always\" or \"batch\"");
+        }
+        herd.fsync_always = *fsync == "always";
+    }
     if (const toml::node* catch_up = table->get("catch_up")) {
         if (!catch_up->is_boolean()) {
             fail(source, "herd.catch_up must be true or false");

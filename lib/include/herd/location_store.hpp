@@ -47,8 +47,7 @@ public:
     std::uint64_t digest() const noexcept { return digest_; }
 
     // Calls f(client, record) for every client, in no particular order.
-    template <typename F>
-    void for_each(F&& f) const
+    template <typename F> void for_each(F&& f) const
     {
         for (const auto& [client, record] : records_) {
             f(std::string_view(client), record);

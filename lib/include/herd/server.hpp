@@ -12,9 +12,10 @@
 
 #include <array>
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ struct server_options {
     // How often a link to a neighbour that is down is tried again when
     // there is nothing to send. A record to send tries at once.
     std::chrono::milliseconds reconnect_interval{1000};
+    // Where the store is kept on disk (<data_dir>/<name>.store); empty: in
+    // memory only. With fsync "always" (topology) records are synced before
+    // the AT replies that acknowledge them are written.
+    std::filesystem::path data_dir;
     // After stop(), how long clients may take to finish the replies in flight.
     std::chrono::milliseconds shutdown_grace{5000};
     // Called after every change to the store, from the io_context's thread.
@@ -40,7 +45,7 @@ struct server_options {
 struct places_stats {
     // Upper bounds of the latency buckets, in seconds (Prometheus style).
     static constexpr std::array<double, 10> bucket_bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-    std::map<std::string, std::uint64_t, std::less<>> by_status; // "OK", "ZERO_RESULTS", "UNKNOWN_ERROR", ...
+    std::map<std::string, std::uint64_t, std::less<>> by_status;   // "OK", "ZERO_RESULTS", "UNKNOWN_ERROR", ...
     std::array<std::uint64_t, bucket_bounds.size() + 1> buckets{}; // the last: slower than every bound
     double seconds_total = 0;
     std::uint64_t count = 0;
@@ -51,9 +56,9 @@ struct places_stats {
 // Counters for tests and the admin endpoint.
 struct server_stats {
     std::uint64_t client_connections = 0;
-    std::uint64_t clients_open = 0;           // a gauge: client connections open now
-    std::uint64_t clients_refused = 0;        // over limits.connections
-    std::uint64_t clients_dropped = 0;        // idle, a line too long, or not reading
+    std::uint64_t clients_open = 0;    // a gauge: client connections open now
+    std::uint64_t clients_refused = 0; // over limits.connections
+    std::uint64_t clients_dropped = 0; // idle, a line too long, or not reading
     std::uint64_t iamat = 0;
     std::uint64_t whatsat = 0;
     std::uint64_t invalid = 0;

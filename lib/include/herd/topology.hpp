@@ -41,19 +41,21 @@ struct places_config {
 // What one server lets a client or a peer take; docs/security.md says why
 // each default.
 struct limits_config {
-    std::size_t line_bytes = 4096;       // a longer client line closes the connection
-    std::size_t connections = 10000;     // client connections at once; more are closed at accept
+    std::size_t line_bytes = 4096;                  // a longer client line closes the connection
+    std::size_t connections = 10000;                // client connections at once; more are closed at accept
     std::chrono::milliseconds idle_timeout{300000}; // no complete line for this long: closed
-    std::size_t reply_bytes = 1 << 20;   // replies waiting for one client; past this they are sent first
+    std::size_t reply_bytes = 1 << 20;              // replies waiting for one client; past this they are sent first
     std::chrono::milliseconds send_timeout{30000};  // a client that reads nothing this long is dropped
-    std::size_t peer_line_bytes = 1024;  // a longer peer line closes the link
+    std::size_t peer_line_bytes = 1024;             // a longer peer line closes the link
 };
 
 struct topology {
-    std::vector<server_config> servers; // sorted by name
-    std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
-    std::string secret_origin;          // where the secret came from, for the start-up log
-    std::filesystem::path log_dir;      // empty: "logs" under the working directory
+    std::vector<server_config> servers;   // sorted by name
+    std::optional<std::string> secret;    // no secret: peers unauthenticated, loopback only
+    std::string secret_origin;            // where the secret came from, for the start-up log
+    std::filesystem::path log_dir;        // empty: "logs" under the working directory
+    std::filesystem::path data_dir;       // empty: "herd-data" under the working directory (herd-server)
+    bool fsync_always = true;             // fsync = "always" (before AT replies) or "batch"
     std::string admin_host = "127.0.0.1"; // where the admin endpoints listen
     // A link that comes up reconciles the two stores; false: the course
     // prototype's behaviour, a server knows only what reaches it afterwards.

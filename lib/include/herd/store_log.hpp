@@ -1,0 +1,69 @@
+// The location store on disk: an append-only log of the records that
+// changed it, one line each ("<crc32 hex> <AT line>\n"), replayed at start,
+// rewritten as a snapshot once it grows well past the store. A torn or
+// corrupt tail (a crash mid-write, a bad disk block) is found by the
+// checksums and cut off, never a crash.
+#pragma once
+
+#include "herd/location_store.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace herd {
+
+enum class fsync_policy { always, batch };
+
+// One log line (without its '\n') for an AT line, and back: nothing if the
+// checksum or the record does not hold.
+std::string format_log_line(std::string_view at_line);
+std::optional<at_record> parse_log_line(std::string_view line) noexcept;
+
+struct log_replay {
+    std::size_t records = 0;   // good lines read
+    std::size_t cut_bytes = 0; // a torn or corrupt tail, removed
+    std::string cut_reason;    // why, for the server's log
+};
+
+// Reads every good record of `text` into `store`; stops at the first line
+// that is torn (no '\n') or corrupt, and says how many bytes follow it.
+log_replay replay_log(std::string_view text, location_store& store);
+
+class store_log {
+public:
+    // Opens (creating it and its directory) and replays the file into
+    // `store`, cutting off a bad tail. Throws std::runtime_error naming the
+    // file if it cannot be opened.
+    store_log(std::filesystem::path file, location_store& store, fsync_policy policy);
+    ~store_log();
+    store_log(const store_log&) = delete;
+    store_log& operator=(const store_log&) = delete;
+
+    const log_replay& replayed() const noexcept { return replayed_; }
+    const std::filesystem::path& file() const noexcept { return file_; }
+
+    // Appends a record that changed the store (to the file, not yet synced).
+    void append(std::string_view at_line);
+    // Makes everything appended so far durable (fsync), if anything was.
+    void sync();
+    // Rewrites the file as the store's records alone, when the log has
+    // grown past twice the store (and past a floor); true if it did.
+    bool compact_if_large(const location_store& store);
+
+    fsync_policy policy() const noexcept { return policy_; }
+
+private:
+    void rewrite(const location_store& store);
+
+    std::filesystem::path file_;
+    fsync_policy policy_;
+    int fd_ = -1;
+    std::size_t lines_ = 0;
+    bool dirty_ = false;
+    log_replay replayed_;
+};
+
+} // namespace herd

@@ -1,0 +1,206 @@
+#include "herd/store_log.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace herd {
+namespace {
+
+constexpr std::size_t compact_floor = 10000; // lines before compaction is worth it
+
+std::uint32_t crc32(std::string_view data) noexcept
+{
+    static const auto table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) {
+                c = (c & 1) != 0 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+            }
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t c = 0xffffffffU;
+    for (unsigned char b : data) {
+        c = table[(c ^ b) & 0xff] ^ (c >> 8);
+    }
+    return c ^ 0xffffffffU;
+}
+
+[[noreturn]] void fail(const std::filesystem::path& file, const char* what)
+{
+    throw std::runtime_error(file.string() + ": " + what + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, std::string_view data, const std::filesystem::path& file)
+{
+    while (!data.empty()) {
+        const auto n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail(file, "write");
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+} // namespace
+
+std::string format_log_line(std::string_view at_line)
+{
+    return fmt::format("{:08x} {}", crc32(at_line), at_line);
+}
+
+std::optional<at_record> parse_log_line(std::string_view line) noexcept
+{
+    if (line.size() < 10 || line[8] != ' ') {
+        return std::nullopt;
+    }
+    std::uint32_t sum = 0;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + 8, sum, 16);
+    const auto at_line = line.substr(9);
+    if (ec != std::errc() || end != line.data() + 8 || sum != crc32(at_line)) {
+        return std::nullopt;
+    }
+    return parse_at_line(at_line);
+}
+
+log_replay replay_log(std::string_view text, location_store& store)
+{
+    log_replay result;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        const auto nl = rest.find('\n');
+        if (nl == std::string_view::npos) {
+            result.cut_reason = "a torn last record (no newline)";
+            break;
+        }
+        const auto line = rest.substr(0, nl);
+        const auto record = parse_log_line(line);
+        if (!record) {
+            result.cut_reason = "a corrupt record (checksum or format)";
+            break;
+        }
+        store.update(record->client, location_record::from(*record, line.substr(9)));
+        ++result.records;
+        rest.remove_prefix(nl + 1);
+    }
+    result.cut_bytes = rest.size();
+    return result;
+}
+
+store_log::store_log(std::filesystem::path file, location_store& store, fsync_policy policy)
+    : file_(std::move(file)), policy_(policy)
+{
+    if (file_.has_parent_path()) {
+        std::filesystem::create_directories(file_.parent_path());
+    }
+    std::string text;
+    {
+        std::ifstream in(file_, std::ios::binary);
+        std::ostringstream content;
+        content << in.rdbuf();
+        text = content.str();
+    }
+    replayed_ = replay_log(text, store);
+    lines_ = replayed_.records;
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        fail(file_, "cannot open the store log");
+    }
+    // Cut a bad tail off, so new records follow the last good one.
+    if (::ftruncate(fd_, static_cast<off_t>(text.size() - replayed_.cut_bytes)) != 0 || ::lseek(fd_, 0, SEEK_END) < 0) {
+        fail(file_, "cannot cut the store log");
+    }
+    compact_if_large(store);
+}
+
+store_log::~store_log()
+{
+    if (fd_ >= 0) {
+        sync();
+        ::close(fd_);
+    }
+}
+
+void store_log::append(std::string_view at_line)
+{
+    std::string line = format_log_line(at_line);
+    line += '\n';
+    write_all(fd_, line, file_);
+    ++lines_;
+    dirty_ = true;
+}
+
+void store_log::sync()
+{
+    if (dirty_) {
+        ::fdatasync(fd_);
+        dirty_ = false;
+    }
+}
+
+bool store_log::compact_if_large(const location_store& store)
+{
+    if (lines_ < compact_floor || lines_ < 2 * store.size()) {
+        return false;
+    }
+    rewrite(store);
+    return true;
+}
+
+void store_log::rewrite(const location_store& store)
+{
+    // A new file beside the old, synced, then renamed over it: a crash
+    // leaves one or the other, whole.
+    const auto temporary = std::filesystem::path(file_.string() + ".new");
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fail(temporary, "cannot write a snapshot");
+    }
+    std::string chunk;
+    store.for_each([&](std::string_view, const location_record& r) {
+        chunk += format_log_line(r.at_line);
+        chunk += '\n';
+        if (chunk.size() > 1 << 20) {
+            write_all(fd, chunk, temporary);
+            chunk.clear();
+        }
+    });
+    write_all(fd, chunk, temporary);
+    if (::fdatasync(fd) != 0) {
+        ::close(fd);
+        fail(temporary, "fdatasync");
+    }
+    ::close(fd);
+    std::filesystem::rename(temporary, file_);
+    // The rename itself is durable only once the directory is synced.
+    if (const int dir = ::open(file_.has_parent_path() ? file_.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
+        dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+    }
+    ::close(fd_);
+    fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd_ < 0) {
+        fail(file_, "cannot reopen the store log");
+    }
+    lines_ = store.size();
+    dirty_ = false;
+}
+
+} // namespace herd

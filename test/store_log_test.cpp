@@ -1,0 +1,113 @@
+// The store on disk: replay, a torn or corrupt tail cut off, compaction.
+#include "herd/store_log.hpp"
+#include "support/process_herd.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace herd;
+using namespace herd::test;
+
+namespace {
+
+const std::string kiwi = "AT Goloman +0.100000000 kiwi +34-118 1700000000";
+const std::string plum = "AT Hands +0.200000000 plum +1+1 1700000001";
+const std::string kiwi_newer = "AT Hands +0.300000000 kiwi +35-119 1700000002";
+
+} // namespace
+
+TEST_CASE("log lines carry a checksum and round-trip", "[store-log]")
+{
+    const auto line = format_log_line(kiwi);
+    CHECK(line.size() == kiwi.size() + 9);
+    const auto back = parse_log_line(line);
+    REQUIRE(back);
+    CHECK(back->client == "kiwi");
+    std::string flipped = line;
+    flipped[20] ^= 1;
+    CHECK_FALSE(parse_log_line(flipped));
+    CHECK_FALSE(parse_log_line("00000000 " + kiwi));
+    CHECK_FALSE(parse_log_line("garbage"));
+}
+
+TEST_CASE("replay stops at a torn or corrupt tail and says how much follows", "[store-log]")
+{
+    const std::string good = format_log_line(kiwi) + "\n" + format_log_line(plum) + "\n";
+    location_store store;
+    const auto whole = replay_log(good + format_log_line(kiwi_newer) + "\n", store);
+    CHECK(whole.records == 3);
+    CHECK(whole.cut_bytes == 0);
+    CHECK(store.find("kiwi")->at_line == kiwi_newer);
+
+    location_store torn_store;
+    const auto torn_tail = format_log_line(kiwi_newer).substr(0, 30);
+    const auto torn = replay_log(good + torn_tail, torn_store);
+    CHECK(torn.records == 2);
+    CHECK(torn.cut_bytes == torn_tail.size());
+    CHECK_THAT(torn.cut_reason, Catch::Contains("torn"));
+    CHECK(torn_store.find("kiwi")->at_line == kiwi);
+
+    location_store corrupt_store;
+    std::string bad = format_log_line(kiwi_newer);
+    bad[15] = 'X';
+    const auto corrupt = replay_log(good + bad + "\n" + format_log_line(plum) + "\n", corrupt_store);
+    CHECK(corrupt.records == 2);
+    CHECK(corrupt.cut_bytes == bad.size() + 1 + format_log_line(plum).size() + 1);
+    CHECK_THAT(corrupt.cut_reason, Catch::Contains("corrupt"));
+}
+
+TEST_CASE("a store log survives reopening and loses its bad tail for good", "[store-log]")
+{
+    const auto dir = scratch_dir("herd-store-");
+    const auto file = dir / "Goloman.store";
+    {
+        location_store store;
+        store_log log(file, store, fsync_policy::always);
+        CHECK(log.replayed().records == 0);
+        log.append(kiwi);
+        log.append(plum);
+        log.sync();
+    }
+    std::ofstream(file, std::ios::app) << "0badc0de AT torn";
+    {
+        location_store store;
+        store_log log(file, store, fsync_policy::always);
+        CHECK(log.replayed().records == 2);
+        CHECK(log.replayed().cut_bytes == 16);
+        CHECK(store.size() == 2);
+        log.append(kiwi_newer); // follows the last good record
+    }
+    location_store store;
+    store_log log(file, store, fsync_policy::batch);
+    CHECK(log.replayed().records == 3);
+    CHECK(log.replayed().cut_bytes == 0);
+    CHECK(store.find("kiwi")->at_line == kiwi_newer);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a log grown past twice the store is rewritten as a snapshot", "[store-log]")
+{
+    const auto dir = scratch_dir("herd-store-");
+    const auto file = dir / "Goloman.store";
+    location_store store;
+    {
+        store_log log(file, store, fsync_policy::batch);
+        bool compacted = false;
+        for (int i = 0; i < 12000; ++i) {
+            const std::string at = "AT Goloman +0.000000000 kiwi +1+1 " + std::to_string(1000 + i);
+            auto record = parse_at_line(at);
+            store.update("kiwi", location_record::from(*record, at));
+            log.append(at);
+            compacted = log.compact_if_large(store) || compacted;
+        }
+        CHECK(compacted);
+    }
+    const std::string text = read_file(file);
+    CHECK(std::count(text.begin(), text.end(), '\n') < 3000);
+    location_store reread;
+    store_log again(file, reread, fsync_policy::batch);
+    CHECK(reread.size() == 1);
+    CHECK(reread.find("kiwi")->at_line == "AT Goloman +0.000000000 kiwi +1+1 12999");
+    std::filesystem::remove_all(dir);
+}
