@@ -55,6 +55,7 @@ public:
     void forget(const std::string& name) { servers_.erase(name); }
     std::filesystem::path config() const { return dir_ / "herd.toml"; }
     std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
+    std::uint16_t admin_port(std::string_view name) const { return herd_.find(name)->admin_port; }
     std::string log_of(const std::string& name) const;
     const topology& herd() const { return herd_; }
 
