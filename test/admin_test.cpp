@@ -122,7 +122,9 @@ TEST_CASE("admin /metrics in Prometheus text format, and refusals", "[admin]")
              }) {
             CHECK_THAT(metrics.body, Catch::Contains(line));
         }
-        CHECK((co_await http_request(admin, "GET", "/nope")).status == 404);
-        CHECK((co_await http_request(admin, "POST", "/status")).status == 405);
+        const auto missing = co_await http_request(admin, "GET", "/nope");
+        CHECK(missing.status == 404);
+        const auto posted = co_await http_request(admin, "POST", "/status");
+        CHECK(posted.status == 405);
     });
 }
