@@ -74,6 +74,18 @@ TEST_CASE("a line over limits.line_bytes closes the connection after the lines b
     });
 }
 
+TEST_CASE("client IDs over limits.client_id_bytes make the line invalid", "[limits]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("client_id_bytes = 8\n");
+        server goloman(io, herd, "Goloman", options());
+        goloman.start();
+        const auto reply = co_await ask(goloman.client_port(), "IAMAT 12345678 +1+1 1\nIAMAT 123456789 +1+1 1\n");
+        CHECK_THAT(reply, Catch::StartsWith("AT Goloman ") && Catch::EndsWith("\n? IAMAT 123456789 +1+1 1\n"));
+        CHECK(goloman.store().size() == 1);
+    });
+}
+
 TEST_CASE("a client that sends no complete line for limits.idle_timeout is closed, slowloris too", "[limits]")
 {
     const bool dribbling = GENERATE(false, true);

@@ -137,6 +137,7 @@ TEST_CASE("[limits] is read, and refused out of range", "[topology][limits]")
 {
     const auto defaults = parse(minimal);
     CHECK(defaults.limits.line_bytes == 4096);
+    CHECK(defaults.limits.client_id_bytes == 255);
     CHECK(defaults.limits.connections == 10000);
     CHECK(defaults.limits.idle_timeout == std::chrono::seconds(300));
     CHECK(defaults.limits.reply_bytes == 1 << 20);
@@ -152,6 +153,8 @@ TEST_CASE("[limits] is read, and refused out of range", "[topology][limits]")
     CHECK(set.limits.peer_line_bytes == 600);
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nline_bytes = 100\n"), Catch::Contains("limits.line_bytes"));
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nconnections = 0\n"), Catch::Contains("limits.connections"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nclient_id_bytes = 256\n"),
+               Catch::Contains("limits.client_id_bytes"));
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nidle_timeout = 0\n"), Catch::Contains("limits.idle_timeout"));
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nline_bytes = \"big\"\n"),
                Catch::Contains("limits.line_bytes"));

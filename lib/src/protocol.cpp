@@ -260,13 +260,13 @@ std::optional<unsigned> parse_bound(std::string_view text) noexcept
     return value;
 }
 
-command parse_command(std::string_view line)
+command parse_command(std::string_view line, std::size_t max_client_id)
 {
     const fields f = split_fields(line);
     if (f.count == 0) {
         return blank_line{};
     }
-    if (f.count != 4 || !valid_client(f.at[1])) {
+    if (f.count != 4 || !valid_client(f.at[1]) || f.at[1].size() > max_client_id) {
         return invalid_line{};
     }
     if (f.at[0] == "IAMAT") {

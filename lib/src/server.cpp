@@ -256,7 +256,7 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
             last_line = std::chrono::steady_clock::now();
             self->log->info("client {} < {}", client, escape_for_log(*line));
             const std::size_t before = replies.size();
-            const command cmd = parse_command(*line);
+            const command cmd = parse_command(*line, limits.client_id_bytes);
             if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
                 replies += handle_iamat(*self, *iamat, now_ns);
                 replies += '\n';

@@ -310,12 +310,14 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
         return;
     }
     refuse_unknown_keys(*table,
-                        {"line_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout", "peer_line_bytes"},
+                        {"line_bytes", "client_id_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout",
+                         "peer_line_bytes"},
                         source, "limits.");
     auto& l = herd.limits;
     // A line must hold the longest valid command: IAMAT, a 255-byte ID, a
     // location and a time with room for decimals.
     l.line_bytes = read_count(*table, "line_bytes", 512, 1 << 20, l.line_bytes, source);
+    l.client_id_bytes = read_count(*table, "client_id_bytes", 1, max_client_id_bytes, l.client_id_bytes, source);
     l.connections = read_count(*table, "connections", 1, 1'000'000, l.connections, source);
     l.reply_bytes = read_count(*table, "reply_bytes", 4096, 1 << 30, l.reply_bytes, source);
     l.peer_line_bytes = read_count(*table, "peer_line_bytes", 512, 1 << 20, l.peer_line_bytes, source);

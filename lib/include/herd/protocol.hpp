@@ -84,8 +84,10 @@ struct invalid_line {}; // answered with "? <line>"
 
 using command = std::variant<blank_line, invalid_line, iamat_command, whatsat_command>;
 
-// `line` is one line without its '\n'. The views in the result point into it.
-command parse_command(std::string_view line);
+// `line` is one line without its '\n'. The views in the result point into
+// it. Client IDs longer than `max_client_id` (at most the contract's 255)
+// make the line invalid.
+command parse_command(std::string_view line, std::size_t max_client_id = max_client_id_bytes);
 
 // A location record as it travels between servers: the AT line exactly as
 // the origin server answered it (without '\n').

@@ -41,8 +41,9 @@ struct places_config {
 // What one server lets a client or a peer take; docs/security.md says why
 // each default.
 struct limits_config {
-    std::size_t line_bytes = 4096;                  // a longer client line closes the connection
-    std::size_t connections = 10000;                // client connections at once; more are closed at accept
+    std::size_t line_bytes = 4096;     // a longer client line closes the connection
+    std::size_t client_id_bytes = 255; // a longer client ID makes the line invalid (the contract\'s maximum)
+    std::size_t connections = 10000;   // client connections at once; more are closed at accept
     std::chrono::milliseconds idle_timeout{300000}; // no complete line for this long: closed
     std::size_t reply_bytes = 1 << 20;              // replies waiting for one client; past this they are sent first
     std::chrono::milliseconds send_timeout{30000};  // a client that reads nothing this long is dropped
