@@ -217,9 +217,13 @@ private:
 enum class closed_by { client, long_line, slow_reader };
 
 // Writes and empties `replies`, unless the client reads nothing for the
-// send time-out: then it is dropped rather than left holding memory.
+// send time-out: then it is dropped rather than left holding memory. With
+// fsync = "always", what the replies acknowledge reaches the disk first.
 asio::awaitable<bool> send_replies(server::state& self, tcp::socket& socket, std::string& replies)
 {
+    if (self.disk && self.disk->policy() == fsync_policy::always) {
+        self.disk->sync();
+    }
     auto write = asio::async_write(socket, asio::buffer(replies), use_tuple);
     auto written = co_await detail::within(std::move(write), self.herd.limits.send_timeout);
     replies.clear();
@@ -271,18 +275,9 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
             }
             // A pipelining client that does not read cannot make replies
             // pile up here: past the bound they go out before more is read.
-            if (replies.size() >= limits.reply_bytes) {
-                if (self->disk && self->disk->policy() == fsync_policy::always) {
-                    self->disk->sync();
-                }
-                if (!co_await send_replies(*self, socket, replies)) {
-                    co_return closed_by::slow_reader;
-                }
+            if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, socket, replies)) {
+                co_return closed_by::slow_reader;
             }
-        }
-        // What these replies acknowledge is on disk before they go out.
-        if (self->disk && self->disk->policy() == fsync_policy::always) {
-            self->disk->sync();
         }
         if (!replies.empty() && !co_await send_replies(*self, socket, replies)) {
             co_return closed_by::slow_reader;
