@@ -166,12 +166,11 @@ asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> s
     }
     const auto* status = answer->if_contains("status");
     const auto* results = answer->if_contains("results");
+    const bool has_status = status != nullptr && status->is_string();
     self->log->info("{}: {} with {} results in {:.3f} ms", what,
-                    status != nullptr && status->is_string() ? std::string_view(status->get_string()) : "no status",
+                    has_status ? std::string_view(status->get_string()) : "no status",
                     results != nullptr && results->is_array() ? results->get_array().size() : 0, ms);
-    self->stats.places.record(status != nullptr && status->is_string() ? std::string_view(status->get_string())
-                                                                       : std::string_view("UNKNOWN_ERROR"),
-                              ms / 1000);
+    self->stats.places.record(has_status ? std::string_view(status->get_string()) : "UNKNOWN_ERROR", ms / 1000);
     co_return std::move(*answer);
 }
 
