@@ -68,18 +68,21 @@ asio::awaitable<void> peer_link::run()
             up_ = true;
             since_ = std::chrono::system_clock::now();
             owner_->log->info("peer link to {} open", neighbour_.name);
-            if (catch_up_ && !co_await send_store()) {
-                continue; // the link dropped during catch-up: dial again
+            const bool caught_up = !catch_up_ || co_await send_store();
+            if (caught_up) {
+                auto send = send_records(std::exchange(pending, nullptr));
+                auto watch = watch_for_close();
+                co_await (std::move(send) || std::move(watch));
             }
-            auto send = send_records(std::exchange(pending, nullptr));
-            auto watch = watch_for_close();
-            co_await (std::move(send) || std::move(watch));
             boost::system::error_code ignored;
             socket_.close(ignored);
             up_ = false;
             since_ = std::chrono::system_clock::now();
             if (stopped_) {
                 break;
+            }
+            if (!caught_up) {
+                continue; // the link dropped during catch-up: dial again at once
             }
             owner_->log->info("peer link to {} closed", neighbour_.name);
             last_failure_ = "closed";
@@ -221,10 +224,6 @@ asio::awaitable<bool> peer_link::send_store()
     auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(all), use_tuple);
     if (ec) {
         owner_->log->warn("peer link to {}: catch-up of {} records failed: {}", neighbour_.name, count, ec.message());
-        up_ = false;
-        since_ = std::chrono::system_clock::now();
-        boost::system::error_code ignored;
-        socket_.close(ignored);
         co_return false;
     }
     owner_->stats.catch_up_records_sent += count;
