@@ -115,9 +115,14 @@ std::string_view legacy_status_for(std::string_view grpc_status, unsigned http_s
 
 } // namespace
 
+std::string https_url::authority() const
+{
+    return port == "443" ? host : host + ":" + port;
+}
+
 std::string https_url::to_string() const
 {
-    return "https://" + host + (port == "443" ? "" : ":" + port) + path;
+    return "https://" + authority() + path;
 }
 
 std::optional<https_url> parse_https_url(std::string_view url)

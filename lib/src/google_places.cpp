@@ -44,8 +44,7 @@ boost::asio::awaitable<boost::json::object> google_places::nearby_search(places_
                    new_request_body(query)};
     }
     // Logged without the key: the legacy API carries it in the query string.
-    const std::string what = request.method + " https://" + s.url.host + (s.url.port == "443" ? "" : ":" + s.url.port) +
-                             redact_key(request.target);
+    const std::string what = request.method + " https://" + s.url.authority() + redact_key(request.target);
     const auto started = std::chrono::steady_clock::now();
     auto result = co_await self->client.request(std::move(request), s.timeout);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

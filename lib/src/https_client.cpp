@@ -120,7 +120,7 @@ asio::awaitable<https_result> https_client::request(https_request request, std::
 {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     http::request<http::string_body> message{http::string_to_verb(request.method), request.target, 11};
-    message.set(http::field::host, url_.port == "443" ? url_.host : url_.host + ":" + url_.port);
+    message.set(http::field::host, url_.authority());
     message.set(http::field::user_agent, "herd/" HERD_VERSION);
     for (auto& [name, value] : request.headers) {
         message.set(name, value);

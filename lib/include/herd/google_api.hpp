@@ -19,6 +19,8 @@ struct https_url {
     std::string host;
     std::string port = "443";
     std::string path = "/";
+    // "host" on 443, "host:port" otherwise: the Host header, and URLs in logs.
+    std::string authority() const;
     std::string to_string() const;
 };
 
