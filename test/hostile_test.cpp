@@ -1,11 +1,10 @@
 // Hostile input against one real server: random bytes, a replayed peer
 // handshake, replayed records, and thousands of connections at once. Each
 // gets a bounded, clear outcome, and the server keeps serving.
-#include "herd/local_places.hpp"
-#include "herd/log.hpp"
 #include "herd/peer_protocol.hpp"
 #include "herd/server.hpp"
 #include "support/async.hpp"
+#include "support/herd.hpp"
 #include "support/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -32,21 +31,13 @@ topology two_servers(const std::string& extra)
         "hostile.toml", ".");
 }
 
-server_options options()
-{
-    server_options o;
-    o.places = local_places::bundled();
-    o.log = make_null_log("Goloman");
-    return o;
-}
-
 } // namespace
 
 TEST_CASE("random bytes get ? lines (or nothing) and change nothing", "[hostile]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = two_servers("");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         std::mt19937 random(12345);
         std::string noise(256 * 1024, '\0');
@@ -70,7 +61,7 @@ TEST_CASE("a recorded handshake replayed on a new connection is refused", "[host
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = two_servers("");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         const std::optional<std::string> secret = "hostile-test";
         // A genuine Hands handshake, as an eavesdropper would record it.
@@ -113,7 +104,7 @@ TEST_CASE("thousands of connections at once are served, or refused past the limi
     run_async(
         [](asio::io_context& io) -> asio::awaitable<void> {
             const auto herd = two_servers("[limits]\nconnections = 2000\n");
-            server goloman(io, herd, "Goloman", options());
+            server goloman(io, herd, "Goloman", test_options("Goloman"));
             goloman.start();
             std::vector<std::unique_ptr<client>> clients;
             for (int i = 0; i < 2500; ++i) {

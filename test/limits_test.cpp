@@ -1,10 +1,9 @@
 // What a client can make one server hold: every limit of [limits], each
 // with the outcome it promises and the server serving others afterwards.
 #include "detail/within.hpp"
-#include "herd/local_places.hpp"
-#include "herd/log.hpp"
 #include "herd/server.hpp"
 #include "support/async.hpp"
+#include "support/herd.hpp"
 #include "support/net.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -25,14 +24,6 @@ topology one_server_with(const std::string& limits)
     return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) +
                               "\npeer_port = " + std::to_string(p[1]) + "\nadmin_port = 0\n[limits]\n" + limits,
                           "limits.toml", ".");
-}
-
-server_options options()
-{
-    server_options o;
-    o.places = local_places::bundled();
-    o.log = make_null_log("Goloman");
-    return o;
 }
 
 // Polls an in-process counter every 10 ms, for at most `limit`: the server
@@ -58,7 +49,7 @@ TEST_CASE("a line over limits.line_bytes closes the connection after the lines b
     const bool with_newline = GENERATE(true, false);
     run_async([with_newline](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = one_server_with("line_bytes = 512\n");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         client c(io.get_executor());
         co_await c.connect(goloman.client_port());
@@ -78,7 +69,7 @@ TEST_CASE("client IDs over limits.client_id_bytes make the line invalid", "[limi
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = one_server_with("client_id_bytes = 8\n");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         const auto reply = co_await ask(goloman.client_port(), "IAMAT 12345678 +1+1 1\nIAMAT 123456789 +1+1 1\n");
         CHECK_THAT(reply, Catch::StartsWith("AT Goloman ") && Catch::EndsWith("\n? IAMAT 123456789 +1+1 1\n"));
@@ -91,7 +82,7 @@ TEST_CASE("a client that sends no complete line for limits.idle_timeout is close
     const bool dribbling = GENERATE(false, true);
     run_async([dribbling](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = one_server_with("idle_timeout = 0.3\n");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         client idle(io.get_executor());
         co_await idle.connect(goloman.client_port());
@@ -123,7 +114,7 @@ TEST_CASE("a client that never reads is dropped after limits.send_timeout and me
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = one_server_with("reply_bytes = 4096\nsend_timeout = 0.5\n");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         co_await ask(goloman.client_port(), "IAMAT kiwi +34.072839-118.442165 1621464827\n");
         client hog(io.get_executor());
@@ -147,7 +138,7 @@ TEST_CASE("connections past limits.connections are closed at once and a freed sl
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = one_server_with("connections = 2\n");
-        server goloman(io, herd, "Goloman", options());
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
         goloman.start();
         auto first = std::make_unique<client>(io.get_executor());
         client second(io.get_executor());

@@ -2,10 +2,10 @@
 // neighbour that speaks the peer protocol, so what crosses the peer wire is
 // checked exactly.
 #include "herd/local_places.hpp"
-#include "herd/log.hpp"
 #include "herd/peer_protocol.hpp"
 #include "herd/server.hpp"
 #include "support/async.hpp"
+#include "support/herd.hpp"
 #include "support/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -45,11 +45,9 @@ topology small_herd(std::optional<std::string> secret)
     return parse_topology(text, "test.toml", ".");
 }
 
-server_options options_with(std::shared_ptr<places_source> places = local_places::bundled())
+server_options options_with(std::shared_ptr<places_source> places = nullptr)
 {
-    server_options options;
-    options.places = std::move(places);
-    options.log = make_null_log("Goloman");
+    auto options = test_options("Goloman", std::move(places));
     options.clock = [] { return fixed_now_ns; };
     return options;
 }

@@ -29,6 +29,14 @@ asio::awaitable<bool> store_signal::until(std::function<bool()> holds, std::chro
     co_return true;
 }
 
+server_options test_options(std::string_view name, std::shared_ptr<places_source> places)
+{
+    server_options options;
+    options.places = places ? std::move(places) : local_places::bundled();
+    options.log = make_null_log(std::string(name));
+    return options;
+}
+
 topology default_topology()
 {
     return load_topology(HERD_SOURCE_DIR "/herd.toml");
@@ -56,9 +64,7 @@ local_herd::~local_herd() = default;
 
 void local_herd::start(const std::string& name)
 {
-    server_options options;
-    options.places = places_;
-    options.log = make_null_log(name);
+    auto options = test_options(name, places_);
     options.on_stored = [this](const location_record&) { changed_.notify(); };
     auto s = std::make_unique<server>(io_, herd_, name, std::move(options));
     s->start();

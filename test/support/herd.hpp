@@ -29,6 +29,10 @@ private:
     boost::asio::steady_timer wake_;
 };
 
+// Options for one server in a test: `places` (the bundled ones if none) and
+// a log that discards everything.
+server_options test_options(std::string_view name, std::shared_ptr<places_source> places = nullptr);
+
 // herd.toml from the repository root.
 topology default_topology();
 
