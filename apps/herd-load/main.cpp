@@ -1,0 +1,468 @@
+// herd-load: drives one server over TCP with N connections, each sending
+// IAMAT, WHATSAT, a mix, or a one-line command (Redis's inline SET, or any
+// line server), one at a time or pipelined K deep, and reports throughput
+// and latency percentiles. One io_context, one coroutine per connection:
+// the same shape as the server it measures, so neither side has an unfair
+// advantage on a two-core machine.
+#include "histogram.hpp"
+#include "workload.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace po = boost::program_options;
+using asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+using herd::load::request_kind;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+enum class mode { iamat, whatsat, mix, set, line, idle };
+
+struct settings {
+    std::string host = "127.0.0.1";
+    std::string port;
+    int connections = 64;
+    int depth = 1;
+    mode command = mode::iamat;
+    std::string command_name = "iamat";
+    int whatsat_every = 10; // mix: one WHATSAT in this many commands
+    bool distinct_ids = true;
+    std::string id_prefix;
+    double duration = 5.0;
+    double warmup = 1.0;
+    std::uint64_t count = 0; // when set, send this many and stop; no warm-up
+    double rate = 0;         // commands per second over all connections; 0: as fast as replies come
+    bool json = false;
+};
+
+struct in_flight {
+    request_kind kind;
+    clock_type::time_point sent; // or when it was due, when paced
+};
+
+struct run_state {
+    settings cfg;
+    clock_type::time_point start;
+    clock_type::time_point measure_from;
+    clock_type::time_point stop_at;
+    clock_type::time_point last_reply;
+    std::uint64_t issued = 0;
+    std::uint64_t measured = 0;
+    std::uint64_t ok = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t lost = 0; // asked, never answered (the connection broke or the run timed out)
+    herd::load::latency_histogram latency;
+    std::vector<tcp::socket> sockets;
+    int running = 0;
+    std::unique_ptr<asio::steady_timer> deadline;
+
+    bool may_issue(clock_type::time_point now) const
+    {
+        return cfg.count > 0 ? issued < cfg.count : now < stop_at;
+    }
+
+    void record(const herd::load::reply_reader::reply& reply, const in_flight& asked, clock_type::time_point now)
+    {
+        ++(reply.ok ? ok : errors);
+        last_reply = now;
+        const bool in_window = cfg.count > 0 || (now >= measure_from && now <= stop_at);
+        if (in_window && asked.sent >= measure_from) {
+            ++measured;
+            latency.record(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now - asked.sent).count()));
+        }
+    }
+};
+
+std::int64_t realtime_ns()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// One connection's whole life: keep `depth` commands in flight, write all
+// that are due in one write, and take every reply that a read completed.
+asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
+{
+    const settings& cfg = run.cfg;
+    const std::string own_id = cfg.id_prefix + "-" + std::to_string(index);
+    herd::load::reply_reader reader;
+    std::deque<in_flight> flight;
+    std::string out;
+    std::vector<char> buffer(64 * 1024);
+    std::uint64_t seq = 0;
+    std::int64_t last_time = 0;
+    const herd::load::location where;
+    asio::steady_timer pace(socket.get_executor());
+    const auto interval = cfg.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
+                                             std::chrono::duration<double>(cfg.connections / cfg.rate))
+                                       : clock_type::duration::zero();
+    // Paced connections are spread evenly over one interval.
+    auto next_due = run.start + interval * index / cfg.connections;
+
+    for (;;) {
+        auto now = clock_type::now();
+        while (static_cast<int>(flight.size()) < cfg.depth && run.may_issue(now)) {
+            auto due = now;
+            if (cfg.rate > 0) {
+                if (next_due > now) {
+                    break;
+                }
+                // Latency counts from when the command was due, so a slow
+                // reply delays the next command without hiding its cost.
+                due = next_due;
+                next_due += interval;
+            }
+            request_kind kind = request_kind::iamat;
+            switch (cfg.command) {
+            case mode::whatsat:
+                kind = request_kind::whatsat;
+                break;
+            case mode::mix:
+                kind = seq % static_cast<std::uint64_t>(cfg.whatsat_every) == 0 ? request_kind::whatsat
+                                                                                  : request_kind::iamat;
+                break;
+            case mode::set:
+                kind = request_kind::set;
+                break;
+            case mode::line:
+                kind = request_kind::line;
+                break;
+            default:
+                break;
+            }
+            // Each update is newer than the last one for the same ID.
+            last_time = std::max(realtime_ns(), last_time + 1);
+            const bool own = !cfg.distinct_ids || kind == request_kind::whatsat;
+            const std::string id = own ? own_id : own_id + "-" + std::to_string(seq);
+            herd::load::append_request(out, kind, id, where, last_time);
+            flight.push_back({kind, due});
+            ++seq;
+            ++run.issued;
+        }
+        if (!out.empty()) {
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+            out.clear();
+            if (ec) {
+                break;
+            }
+        }
+        if (flight.empty()) {
+            if (!run.may_issue(now)) {
+                break;
+            }
+            pace.expires_at(next_due);
+            co_await pace.async_wait(use_tuple);
+            continue;
+        }
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+        if (ec) {
+            break;
+        }
+        now = clock_type::now();
+        reader.append(std::string_view(buffer.data(), n));
+        while (!flight.empty()) {
+            auto reply = reader.next(flight.front().kind);
+            if (!reply) {
+                break;
+            }
+            run.record(*reply, flight.front(), now);
+            flight.pop_front();
+        }
+        reader.compact();
+    }
+    run.lost += flight.size();
+}
+
+// WHATSAT needs its client to be known: one IAMAT per connection first,
+// answered before the clock starts.
+asio::awaitable<bool> introduce(const settings& cfg, tcp::socket& socket, int index)
+{
+    std::string out;
+    herd::load::append_request(out, request_kind::iamat, cfg.id_prefix + "-" + std::to_string(index), {},
+                               realtime_ns());
+    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+    if (wec) {
+        co_return false;
+    }
+    herd::load::reply_reader reader;
+    std::vector<char> buffer(4096);
+    for (;;) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
+        if (ec) {
+            co_return false;
+        }
+        reader.append(std::string_view(buffer.data(), n));
+        if (auto reply = reader.next(request_kind::iamat)) {
+            co_return reply->ok;
+        }
+    }
+}
+
+void close_all(run_state& run)
+{
+    boost::system::error_code ignored;
+    for (auto& s : run.sockets) {
+        s.close(ignored);
+    }
+}
+
+asio::awaitable<void> run_load(run_state& run)
+{
+    const settings& cfg = run.cfg;
+    auto executor = co_await asio::this_coro::executor;
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(cfg.host, cfg.port, use_tuple);
+    if (rec) {
+        throw std::runtime_error("cannot resolve " + cfg.host + ": " + rec.message());
+    }
+    // One at a time: thousands of simultaneous SYNs would overflow the
+    // server's listen backlog and measure TCP's retransmission timer.
+    run.sockets.reserve(static_cast<std::size_t>(cfg.connections));
+    for (int i = 0; i < cfg.connections; ++i) {
+        tcp::socket socket(executor);
+        auto [ec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
+        if (ec) {
+            throw std::runtime_error("connection " + std::to_string(i + 1) + " to " + cfg.host + ":" + cfg.port +
+                                     " failed: " + ec.message());
+        }
+        socket.set_option(tcp::no_delay(true));
+        run.sockets.push_back(std::move(socket));
+    }
+    if (cfg.command == mode::whatsat || cfg.command == mode::mix) {
+        for (int i = 0; i < cfg.connections; ++i) {
+            auto& socket = run.sockets[static_cast<std::size_t>(i)];
+            if (!co_await introduce(cfg, socket, i)) {
+                throw std::runtime_error("the server did not answer the first IAMAT with an AT line");
+            }
+        }
+    }
+    if (cfg.command == mode::idle) {
+        if (cfg.json) {
+            std::cout << boost::json::serialize(boost::json::object{{"open", cfg.connections}}) << std::endl;
+        } else {
+            std::cout << "herd-load: " << cfg.connections << " connections open, idle for " << cfg.duration << " s"
+                      << std::endl;
+        }
+        asio::steady_timer hold(executor, std::chrono::duration_cast<clock_type::duration>(
+                                              std::chrono::duration<double>(cfg.duration)));
+        co_await hold.async_wait(use_tuple);
+        close_all(run);
+        co_return;
+    }
+
+    run.start = clock_type::now();
+    const auto seconds = [](double s) {
+        return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
+    };
+    run.measure_from = cfg.count > 0 ? run.start : run.start + seconds(cfg.warmup);
+    run.stop_at = cfg.count > 0 ? clock_type::time_point::max() : run.measure_from + seconds(cfg.duration);
+    // Replies still missing this long after the end are counted as lost.
+    run.deadline = std::make_unique<asio::steady_timer>(executor);
+    run.deadline->expires_at(cfg.count > 0 ? run.start + std::chrono::minutes(10) : run.stop_at + std::chrono::seconds(10));
+    run.deadline->async_wait([&run](boost::system::error_code ec) {
+        if (!ec) {
+            close_all(run);
+        }
+    });
+    run.running = cfg.connections;
+    for (int i = 0; i < cfg.connections; ++i) {
+        auto& socket = run.sockets[static_cast<std::size_t>(i)];
+        asio::co_spawn(executor, drive(run, socket, i), [&run](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& failure) {
+                    std::cerr << "herd-load: a connection failed: " << failure.what() << "\n";
+                }
+            }
+            if (--run.running == 0) {
+                run.deadline->cancel();
+                close_all(run);
+            }
+        });
+    }
+}
+
+std::string format_ms(std::uint64_t ns)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f ms", static_cast<double>(ns) / 1e6);
+    return text;
+}
+
+void report(const run_state& run)
+{
+    const settings& cfg = run.cfg;
+    const double seconds =
+        cfg.count > 0 ? std::chrono::duration<double>(run.last_reply - run.start).count() : cfg.duration;
+    const double throughput = seconds > 0 ? static_cast<double>(run.measured) / seconds : 0.0;
+    const auto& h = run.latency;
+    const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+    if (cfg.json) {
+        boost::json::object latency{{"p50", us(h.percentile(50))},     {"p90", us(h.percentile(90))},
+                                    {"p99", us(h.percentile(99))},     {"p99.9", us(h.percentile(99.9))},
+                                    {"max", us(h.max())},              {"mean", h.mean() / 1e3}};
+        boost::json::object out{{"target", cfg.host + ":" + cfg.port},
+                                {"command", cfg.command_name},
+                                {"connections", cfg.connections},
+                                {"depth", cfg.depth},
+                                {"ids", cfg.distinct_ids ? "distinct" : "repeated"},
+                                {"rate", cfg.rate},
+                                {"seconds", seconds},
+                                {"replies", run.measured},
+                                {"ok", run.ok},
+                                {"errors", run.errors},
+                                {"lost", run.lost},
+                                {"throughput", throughput},
+                                {"latency_us", std::move(latency)}};
+        std::cout << boost::json::serialize(out) << std::endl;
+        return;
+    }
+    std::printf("herd-load %s:%s: %s, %d connections, depth %d, %s ids", cfg.host.c_str(), cfg.port.c_str(),
+                cfg.command_name.c_str(), cfg.connections, cfg.depth, cfg.distinct_ids ? "distinct" : "repeated");
+    if (cfg.rate > 0) {
+        std::printf(", paced at %.0f/s", cfg.rate);
+    }
+    std::printf("\n  measured     %.2f s%s\n", seconds,
+                cfg.count > 0 ? "" : (" after " + std::to_string(cfg.warmup).substr(0, 4) + " s warm-up").c_str());
+    std::printf("  replies      %llu ok, %llu errors, %llu lost\n", static_cast<unsigned long long>(run.ok),
+                static_cast<unsigned long long>(run.errors), static_cast<unsigned long long>(run.lost));
+    std::printf("  throughput   %.0f replies/s\n", throughput);
+    std::printf("  latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", format_ms(h.percentile(50)).c_str(),
+                format_ms(h.percentile(90)).c_str(), format_ms(h.percentile(99)).c_str(),
+                format_ms(h.percentile(99.9)).c_str(), format_ms(h.max()).c_str());
+}
+
+// Thousands of connections need thousands of descriptors.
+void raise_descriptor_limit()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+mode parse_mode(const std::string& name)
+{
+    static const std::pair<const char*, mode> modes[] = {{"iamat", mode::iamat}, {"whatsat", mode::whatsat},
+                                                         {"mix", mode::mix},     {"set", mode::set},
+                                                         {"line", mode::line},   {"idle", mode::idle}};
+    for (const auto& [text, m] : modes) {
+        if (name == text) {
+            return m;
+        }
+    }
+    throw po::error("--command must be iamat, whatsat, mix, set, line or idle, not \"" + name + "\"");
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    settings cfg;
+    std::string ids = "distinct";
+    double whatsat_share = 0.1;
+    po::options_description options(
+        "herd-load: a load generator for the herd, or any server that answers a line with a line.\n\n"
+        "Usage: herd-load --port PORT [options]\n\nOptions");
+    options.add_options()("help,h", "print this help and exit")(
+        "host", po::value(&cfg.host)->default_value(cfg.host), "server to drive")(
+        "port,p", po::value(&cfg.port)->required(), "its port")(
+        "connections,c", po::value(&cfg.connections)->default_value(cfg.connections), "connections at once")(
+        "depth,d", po::value(&cfg.depth)->default_value(cfg.depth),
+        "commands in flight per connection: 1 is request and reply, more is pipelined")(
+        "command", po::value(&cfg.command_name)->default_value(cfg.command_name),
+        "iamat, whatsat, mix (IAMAT with a share of WHATSAT), set (Redis inline SET), line (IAMAT to a "
+        "one-line-reply server), or idle (open the connections and hold them)")(
+        "whatsat-share", po::value(&whatsat_share)->default_value(whatsat_share), "mix: the share of WHATSAT")(
+        "ids", po::value(&ids)->default_value(ids),
+        "distinct: every IAMAT a new client; repeated: one client per connection, updated")(
+        "id-prefix", po::value(&cfg.id_prefix), "client IDs start with this (default: load<pid>)")(
+        "duration", po::value(&cfg.duration)->default_value(cfg.duration), "seconds measured (idle: held)")(
+        "warmup", po::value(&cfg.warmup)->default_value(cfg.warmup), "seconds run before measuring")(
+        "count", po::value(&cfg.count), "send this many commands in all, measure them all, then stop")(
+        "rate", po::value(&cfg.rate), "commands per second over all connections, evenly paced (depth 1 only)")(
+        "json", po::bool_switch(&cfg.json), "print one JSON object instead of the table");
+    try {
+        po::variables_map args;
+        po::store(po::parse_command_line(argc, argv, options), args);
+        if (args.count("help") != 0) {
+            std::cout << options << "\n";
+            return 0;
+        }
+        po::notify(args);
+        cfg.command = parse_mode(cfg.command_name);
+        if (ids != "distinct" && ids != "repeated") {
+            throw po::error("--ids must be distinct or repeated");
+        }
+        cfg.distinct_ids = ids == "distinct";
+        if (cfg.connections < 1 || cfg.depth < 1) {
+            throw po::error("--connections and --depth must be at least 1");
+        }
+        if (cfg.rate > 0 && cfg.depth != 1) {
+            throw po::error("--rate paces request and reply only: use --depth 1");
+        }
+        if (whatsat_share <= 0 || whatsat_share > 1) {
+            throw po::error("--whatsat-share must be above 0 and at most 1");
+        }
+        cfg.whatsat_every = std::max(1, static_cast<int>(1.0 / whatsat_share + 0.5));
+        if (cfg.id_prefix.empty()) {
+            cfg.id_prefix = "load" + std::to_string(getpid());
+        }
+    } catch (const po::error& e) {
+        std::cerr << "herd-load: " << e.what() << "\n\n" << options << "\n";
+        return 2;
+    }
+
+    raise_descriptor_limit();
+    asio::io_context io(1);
+    run_state run;
+    run.cfg = cfg;
+    bool failed = false;
+    asio::co_spawn(io, run_load(run), [&](std::exception_ptr e) {
+        if (e) {
+            failed = true;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& failure) {
+                std::cerr << "herd-load: " << failure.what() << "\n";
+            }
+            close_all(run);
+            if (run.deadline) {
+                run.deadline->cancel();
+            }
+        }
+    });
+    io.run();
+    if (failed) {
+        return 1;
+    }
+    if (cfg.command != mode::idle) {
+        report(run);
+    }
+    return run.errors > 0 || run.lost > 0 ? 1 : 0;
+}
