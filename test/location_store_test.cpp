@@ -19,12 +19,12 @@ location_record record_of(std::string_view at_line)
 TEST_CASE("the store keeps the newest record by client time", "[store]")
 {
     location_store store;
-    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::stored);
-    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::duplicate);
-    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) ==
+    CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::stored);
+    CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::duplicate);
+    CHECK(store.update(record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) ==
           location_store::outcome::stale);
     CHECK(store.find("kiwi")->at_line == "AT Hands +0.100000000 kiwi +1+1 100");
-    CHECK(store.update("kiwi", record_of("AT Goloman +0.100000000 kiwi +2+2 100.000000001")) ==
+    CHECK(store.update(record_of("AT Goloman +0.100000000 kiwi +2+2 100.000000001")) ==
           location_store::outcome::stored);
     CHECK(store.find("kiwi")->server() == "Goloman");
     CHECK(store.find("kiwi")->where.lat == Approx(2));
@@ -35,14 +35,14 @@ TEST_CASE("the store keeps the newest record by client time", "[store]")
 TEST_CASE("times are compared exactly, past double precision", "[store]")
 {
     location_store store;
-    store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498503"));
+    store.update(record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498503"));
     // These two differ in the last nanosecond, which a double cannot hold.
-    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498502")) ==
+    CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498502")) ==
           location_store::outcome::stale);
-    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498504")) ==
+    CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.959498504")) ==
           location_store::outcome::stored);
     // Decimals past the ninth do not make a record newer; the tie-break decides.
-    CHECK(store.update("kiwi", record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.9594985049")) ==
+    CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 1621464827.9594985049")) ==
           location_store::outcome::stored);
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("ties break the same way whichever record arrives first", "[store]")
     for (const auto& order : {std::vector{a, b, c}, std::vector{c, b, a}, std::vector{b, c, a}}) {
         location_store store;
         for (const auto& r : order) {
-            store.update("kiwi", r);
+            store.update(r);
         }
         CHECK(store.find("kiwi")->at_line == c.at_line);
     }
@@ -71,16 +71,16 @@ TEST_CASE("the digest is the same for the same records, whatever order they came
     location_store one;
     location_store two;
     CHECK(one.digest() == two.digest());
-    one.update("kiwi", a);
-    one.update("plum", b);
-    one.update("kiwi", a2);
-    two.update("plum", b);
-    two.update("kiwi", a2);
-    two.update("kiwi", a); // stale: changes nothing
+    one.update(a);
+    one.update(b);
+    one.update(a2);
+    two.update(b);
+    two.update(a2);
+    two.update(a); // stale: changes nothing
     CHECK(one.digest() == two.digest());
     location_store three;
-    three.update("kiwi", a);
-    three.update("plum", b);
+    three.update(a);
+    three.update(b);
     CHECK(three.digest() != one.digest());
     CHECK(three.digest() != 0);
 }

@@ -97,7 +97,7 @@ TEST_CASE("a log grown past twice the store is rewritten as a snapshot", "[store
         for (int i = 0; i < 12000; ++i) {
             const std::string at = "AT Goloman +0.000000000 kiwi +1+1 " + std::to_string(1000 + i);
             auto record = parse_at_line(at);
-            store.update("kiwi", location_record::from(*record, at));
+            store.update(location_record::from(*record, at));
             log.append(at);
             compacted = log.compact_if_large(store) || compacted;
         }

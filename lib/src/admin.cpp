@@ -151,7 +151,7 @@ std::string metrics_text(const server::state& s)
 asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, asio::ip::tcp::socket socket)
 {
     beast::tcp_stream stream(std::move(socket));
-    socket_registration registration(self->peer_sockets, stream.socket()); // closed at once on stop
+    const registration<asio::ip::tcp::socket> registered(self->peer_sockets, stream.socket()); // closed at once on stop
     stream.expires_after(std::chrono::seconds(10));
     beast::flat_buffer buffer;
     http::request<http::string_body> request;

@@ -1,12 +1,12 @@
 #include "herd/log.hpp"
 
+#include "detail/escaped.hpp"
+
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/null_sink.h>
 
-#include <array>
-#include <cstdio>
 
 namespace herd {
 namespace {
@@ -38,40 +38,7 @@ std::shared_ptr<spdlog::logger> make_null_log(const std::string& server)
 
 std::string escape_for_log(std::string_view bytes)
 {
-    std::string out;
-    out.reserve(bytes.size());
-    for (char c : bytes) {
-        const auto u = static_cast<unsigned char>(c);
-        switch (c) {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\v':
-            out += "\\v";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
-        default:
-            if (u < 0x20 || u == 0x7f) {
-                std::array<char, 8> buf{};
-                std::snprintf(buf.data(), buf.size(), "\\x%02x", u);
-                out += buf.data();
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out;
+    return fmt::format("{}", detail::escaped{bytes});
 }
 
 } // namespace herd

@@ -3,6 +3,7 @@
 // believed before the handshake, and the client port never reaches here.
 #include "peer_server.hpp"
 
+#include "detail/escaped.hpp"
 #include "detail/line_io.hpp"
 #include "detail/within.hpp"
 #include "herd/log.hpp"
@@ -75,15 +76,15 @@ void receive_record(server::state& self, std::string_view line, const std::strin
 {
     auto record = parse_at_line(line);
     if (!record || self.herd.find(record->server) == nullptr) {
-        self.log->warn("peer {} sent something that is not a record: {}", neighbour, escape_for_log(line));
+        self.log->warn("peer {} sent something that is not a record: {}", neighbour, detail::escaped{line});
         return;
     }
     ++self.stats.peer_records_received;
-    const auto outcome = self.store_and_propagate(record->client, location_record::from(*record, line), neighbour);
+    const auto outcome = self.store_and_propagate(location_record::from(*record, line), neighbour);
     if (outcome == location_store::outcome::stored) {
         ++self.stats.peer_records_stored;
     }
-    self.log->info("peer {} > {} ({})", neighbour, escape_for_log(line),
+    self.log->info("peer {} > {} ({})", neighbour, detail::escaped{line},
                    outcome == location_store::outcome::stored ? "stored" : "not newer");
 }
 
@@ -91,7 +92,7 @@ void receive_record(server::state& self, std::string_view line, const std::strin
 
 asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    socket_registration registration(self->peer_sockets, socket);
+    const registration<tcp::socket> registered(self->peer_sockets, socket);
     const std::string from = describe(socket);
     detail::line_reader reader;
     auto neighbour = co_await accept_handshake(*self, socket, reader, from);

@@ -5,6 +5,7 @@
 #include "herd/server.hpp"
 
 #include "admin.hpp"
+#include "detail/escaped.hpp"
 #include "detail/within.hpp"
 #include "herd/detail/line_reader.hpp"
 #include "herd/log.hpp"
@@ -13,13 +14,14 @@
 #include "server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -79,7 +81,7 @@ asio::awaitable<void> start_server(std::shared_ptr<server::state> self, tcp::acc
 
 server::state::state(asio::io_context& io, const topology& herd_, const server_config& me_, server_options options_)
     : executor(io.get_executor()), herd(herd_), me(me_), options(std::move(options_)), log(options.log),
-      client_acceptor(io), peer_acceptor(io), admin_acceptor(io), flush_timer(io), grace_timer(io)
+      client_acceptor(io), peer_acceptor(io), admin_acceptor(io), flush_timer(io), sweep_timer(io), grace_timer(io)
 {
 }
 
@@ -96,20 +98,23 @@ void places_stats::record(std::string_view status, double seconds)
     ++count;
 }
 
-location_store::outcome server::state::store_and_propagate(std::string_view client, location_record record,
-                                                           std::string_view came_from)
+location_store::outcome server::state::store_and_propagate(location_record record, std::string_view came_from)
 {
-    const auto outcome = store.update(client, std::move(record));
+    const location_record* stored = nullptr;
+    const auto outcome = store.update(std::move(record), &stored);
     if (outcome != location_store::outcome::stored) {
         return outcome;
     }
-    const location_record& kept = *store.find(client);
+    const location_record& kept = *stored;
     if (disk) {
         disk->append(kept.at_line);
         disk->compact_if_large(store);
     }
     if (options.on_stored) {
         options.on_stored(kept);
+    }
+    if (links.empty()) {
+        return outcome;
     }
     // One copy of the line, shared by every neighbour's queue.
     auto line = std::make_shared<const std::string>(kept.at_line);
@@ -133,10 +138,9 @@ std::string handle_iamat(server::state& self, const iamat_command& cmd, std::int
 {
     ++self.stats.iamat;
     std::string at_line = format_at(self.me.name, now_ns - cmd.time_ns, cmd);
-    location_record record{at_line, cmd.time_ns, cmd.where, static_cast<std::uint16_t>(self.me.name.size())};
     // A stale IAMAT still gets its AT reply; it just neither replaces the
     // stored record nor travels.
-    self.store_and_propagate(cmd.client, std::move(record), {});
+    self.store_and_propagate(location_record::make(at_line, cmd.time_ns, cmd.where), {});
     return at_line;
 }
 
@@ -213,36 +217,63 @@ private:
 };
 
 // Why a client's connection ended, when the server ended it.
-enum class closed_by { client, long_line, slow_reader };
+enum class closed_by { client, long_line, slow_reader, idle };
 
-// Writes and empties `replies`, unless the client reads nothing for the
-// send time-out: then it is dropped rather than left holding memory. With
-// fsync = "always", what the replies acknowledge reaches the disk first.
-asio::awaitable<bool> send_replies(server::state& self, tcp::socket& socket, std::string& replies)
+closed_by why_closed(const client_session& session)
 {
-    if (self.disk && self.disk->policy() == fsync_policy::always) {
-        self.disk->sync();
+    switch (session.ended_by) {
+    case client_session::ended::idle:
+        return closed_by::idle;
+    case client_session::ended::slow_reader:
+        return closed_by::slow_reader;
+    default:
+        return closed_by::client;
     }
-    auto write = asio::async_write(socket, asio::buffer(replies), use_tuple);
-    auto written = co_await detail::within(std::move(write), self.herd.limits.send_timeout);
-    replies.clear();
-    co_return written && !std::get<0>(*written);
 }
 
-asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp::socket& socket,
-                                        const std::string& client, std::chrono::steady_clock::time_point& last_line)
+// Writes and empties `replies`; false if the connection failed or the
+// sweeper dropped a client that read nothing for the send time-out. With
+// fsync = "always", what the replies acknowledge reaches the disk first.
+asio::awaitable<bool> send_replies(server::state& self, client_session& session, std::string& replies)
+{
+    if (self.disk) {
+        const bool always = self.disk->policy() == fsync_policy::always;
+        const auto ready = [&] { return always ? self.disk->synced() : self.disk->flushed(); };
+        if (!ready()) {
+            // Yield once, so every connection whose bytes came in this turn
+            // of the loop appends its records first: then one write (and one
+            // fdatasync) covers them all, as Redis's beforeSleep does.
+            auto executor = co_await asio::this_coro::executor;
+            co_await asio::post(executor, asio::use_awaitable);
+            if (!ready()) {
+                always ? self.disk->sync() : self.disk->flush();
+            }
+        }
+    }
+    session.write_started = std::chrono::steady_clock::now();
+    auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(replies), use_tuple);
+    session.write_started = client_session::time_point::max();
+    replies.clear();
+    co_return !ec;
+}
+
+asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, client_session& session,
+                                        const std::string& client)
 {
     const auto& limits = self->herd.limits;
     detail::line_reader reader;
     std::string replies;
     for (bool more = true; more;) {
         auto space = reader.prepare();
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto [ec, n] = co_await session.socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         reader.commit(n);
         if (ec == asio::error::eof) {
             reader.finish(); // a last line with no '\n' is still a command
             more = false;
         } else if (ec) {
+            if (session.ended_by != client_session::ended::no) {
+                co_return why_closed(session);
+            }
             self->log->info("client {} gone: {}", client, ec.message());
             co_return closed_by::client;
         }
@@ -253,11 +284,11 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
         while (auto line = reader.next_line()) {
             if (line->size() > limits.line_bytes) {
                 // The lines before it are still answered.
-                co_await send_replies(*self, socket, replies);
+                co_await send_replies(*self, session, replies);
                 co_return closed_by::long_line;
             }
-            last_line = std::chrono::steady_clock::now();
-            self->log->info("client {} < {}", client, escape_for_log(*line));
+            session.last_line = std::chrono::steady_clock::now();
+            self->log->info("client {} < {}", client, detail::escaped{*line});
             const std::size_t before = replies.size();
             const command cmd = parse_command(*line, limits.client_id_bytes);
             if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
@@ -270,16 +301,16 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
                 append_invalid(replies, *line);
             }
             if (replies.size() > before) {
-                self->log->info("client {} > {}", client, escape_for_log(std::string_view(replies).substr(before)));
+                self->log->info("client {} > {}", client, detail::escaped{std::string_view(replies).substr(before)});
             }
             // A pipelining client that does not read cannot make replies
             // pile up here: past the bound they go out before more is read.
-            if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, socket, replies)) {
-                co_return closed_by::slow_reader;
+            if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, session, replies)) {
+                co_return why_closed(session);
             }
         }
-        if (!replies.empty() && !co_await send_replies(*self, socket, replies)) {
-            co_return closed_by::slow_reader;
+        if (!replies.empty() && !co_await send_replies(*self, session, replies)) {
+            co_return why_closed(session);
         }
         if (reader.pending() > limits.line_bytes) {
             co_return closed_by::long_line;
@@ -288,24 +319,43 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, tcp
     co_return closed_by::client;
 }
 
-// Ends when no complete line has come for the idle time-out. The timer is
-// re-armed only when it fires, not on every line.
-asio::awaitable<void> idle_watchdog(std::chrono::milliseconds idle,
-                                    const std::chrono::steady_clock::time_point& last_line)
+// Closes the clients that sent no complete line for the idle time-out and
+// those that have read nothing of a write for the send time-out. One timer
+// for the whole server, as Redis's clientsCron, rather than a timer per
+// connection re-armed on every read and write: the limits are coarse, and
+// the hot path stays free of timers.
+asio::awaitable<void> sweep_clients(std::shared_ptr<server::state> self)
 {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-        timer.expires_at(last_line + idle);
-        co_await timer.async_wait(use_tuple);
-        if (std::chrono::steady_clock::now() >= last_line + idle) {
-            co_return;
+    const auto& limits = self->herd.limits;
+    const auto period = std::clamp(std::min(limits.idle_timeout, limits.send_timeout) / 4,
+                                   std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    while (!self->stopped) {
+        self->sweep_timer.expires_after(period);
+        co_await self->sweep_timer.async_wait(use_tuple);
+        const auto now = std::chrono::steady_clock::now();
+        boost::system::error_code ignored;
+        for (auto* session : self->clients) {
+            if (session->ended_by != client_session::ended::no) {
+                continue;
+            }
+            if (session->write_started != client_session::time_point::max() &&
+                now - session->write_started >= limits.send_timeout) {
+                session->ended_by = client_session::ended::slow_reader;
+            } else if (now - session->last_line >= limits.idle_timeout) {
+                session->ended_by = client_session::ended::idle;
+            } else {
+                continue;
+            }
+            // Its coroutine sees the read or write fail, and why.
+            session->socket.close(ignored);
         }
     }
 }
 
 asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    socket_registration registration(self->client_sockets, socket);
+    client_session session(socket);
+    const registration<client_session> registered(self->clients, session);
     const std::string client = describe(socket);
     const auto& limits = self->herd.limits;
     if (self->stats.clients_open >= limits.connections) {
@@ -316,18 +366,14 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
     const client_slot slot(*self);
     ++self->stats.client_connections;
     self->log->info("client {} connected", client);
-    using namespace asio::experimental::awaitable_operators;
-    auto last_line = std::chrono::steady_clock::now();
-    auto serve = serve_client(self, socket, client, last_line);
-    auto watch = idle_watchdog(limits.idle_timeout, last_line);
-    const auto ended = co_await (std::move(serve) || std::move(watch));
-    if (ended.index() == 1) {
+    const closed_by ended = co_await serve_client(self, session, client);
+    if (ended == closed_by::idle) {
         ++self->stats.clients_dropped;
         self->log->warn("client {} closed: no complete line for {} ms", client, limits.idle_timeout.count());
-    } else if (std::get<0>(ended) == closed_by::long_line) {
+    } else if (ended == closed_by::long_line) {
         ++self->stats.clients_dropped;
         self->log->warn("client {} closed: a line of over {} bytes", client, limits.line_bytes);
-    } else if (std::get<0>(ended) == closed_by::slow_reader) {
+    } else if (ended == closed_by::slow_reader) {
         ++self->stats.clients_dropped;
         self->log->warn("client {} dropped: it read none of its replies for {} ms", client,
                         limits.send_timeout.count());
@@ -439,6 +485,7 @@ void server::start()
                        log_failure(s.log, "admin accept loop"));
     }
     asio::co_spawn(s.executor, flush_periodically(state_), log_failure(s.log, "flusher"));
+    asio::co_spawn(s.executor, sweep_clients(state_), log_failure(s.log, "client sweeper"));
     for (const auto& name : s.me.neighbors) {
         auto link = std::make_shared<peer_link>(state_, *s.herd.find(name));
         s.links.emplace(name, link);
@@ -457,8 +504,8 @@ asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
         co_await self->grace_timer.async_wait(use_tuple);
     }
     boost::system::error_code ignored;
-    for (auto* socket : self->client_sockets) {
-        socket->close(ignored);
+    for (auto* session : self->clients) {
+        session->socket.close(ignored);
     }
     self->options.places->stop();
     if (self->disk) {
@@ -487,8 +534,8 @@ void server::stop()
     }
     // Clients see the end of their input: what they sent is answered, the
     // replies are written, and then their connections close.
-    for (auto* socket : s.client_sockets) {
-        socket->shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+    for (auto* session : s.clients) {
+        session->socket.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
     }
     // The links hold the state alive; letting go of them here ends the cycle.
     for (auto& [name, link] : s.links) {
@@ -496,6 +543,7 @@ void server::stop()
     }
     s.links.clear();
     s.flush_timer.cancel();
+    s.sweep_timer.cancel();
     asio::co_spawn(s.executor, finish_stopping(state_), log_failure(s.log, "stopping"));
 }
 

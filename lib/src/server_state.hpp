@@ -9,12 +9,27 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <map>
 #include <unordered_set>
 
 namespace herd {
 
 class peer_link;
+
+// A client connection as the sweeper sees it: when it last sent a whole
+// line, and since when a write to it has been waiting.
+struct client_session {
+    enum class ended { no, idle, slow_reader };
+    using time_point = std::chrono::steady_clock::time_point;
+
+    explicit client_session(boost::asio::ip::tcp::socket& s) : socket(s) {}
+
+    boost::asio::ip::tcp::socket& socket;
+    time_point last_line = std::chrono::steady_clock::now();
+    time_point write_started = time_point::max(); // max: no write waiting
+    ended ended_by = ended::no;                    // set when the sweeper closed it
+};
 
 struct server::state : std::enable_shared_from_this<server::state> {
     state(boost::asio::io_context& io, const topology& herd, const server_config& me, server_options options);
@@ -33,35 +48,31 @@ struct server::state : std::enable_shared_from_this<server::state> {
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
     boost::asio::steady_timer flush_timer;
     std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;
-    // Open connections, so stop() can end them: clients gracefully, peers at once.
-    std::unordered_set<boost::asio::ip::tcp::socket*> client_sockets;
+    // Open connections, so stop() can end them (clients gracefully, peers
+    // at once) and the sweeper can close idle clients and slow readers.
+    std::unordered_set<client_session*> clients;
     std::unordered_set<boost::asio::ip::tcp::socket*> peer_sockets;
+    boost::asio::steady_timer sweep_timer;
     // While stopping: how long clients get to finish the replies in flight.
     boost::asio::steady_timer grace_timer;
     bool stopped = false;
 
     // Store a record; if it changed the store, hand it to every neighbour's
     // link but the one it came from. The twin of the prototype's propagate().
-    location_store::outcome store_and_propagate(std::string_view client, location_record record,
-                                                std::string_view came_from);
+    location_store::outcome store_and_propagate(location_record record, std::string_view came_from);
 };
 
-// Keeps a connection's socket in one of the state's sets while its
-// coroutine runs.
-class socket_registration {
+// Keeps a connection in one of the state's sets while its coroutine runs.
+template <typename T> class registration {
 public:
-    socket_registration(std::unordered_set<boost::asio::ip::tcp::socket*>& set, boost::asio::ip::tcp::socket& socket)
-        : set_(set), socket_(&socket)
-    {
-        set_.insert(socket_);
-    }
-    ~socket_registration() { set_.erase(socket_); }
-    socket_registration(const socket_registration&) = delete;
-    socket_registration& operator=(const socket_registration&) = delete;
+    registration(std::unordered_set<T*>& set, T& item) : set_(set), item_(&item) { set_.insert(item_); }
+    ~registration() { set_.erase(item_); }
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
 
 private:
-    std::unordered_set<boost::asio::ip::tcp::socket*>& set_;
-    boost::asio::ip::tcp::socket* socket_;
+    std::unordered_set<T*>& set_;
+    T* item_;
 };
 
 using connection_handler = boost::asio::awaitable<void> (*)(std::shared_ptr<server::state>,

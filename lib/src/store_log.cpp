@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -95,7 +96,7 @@ log_replay replay_log(std::string_view text, location_store& store)
             result.cut_reason = "a corrupt record (checksum or format)";
             break;
         }
-        store.update(record->client, location_record::from(*record, line.substr(9)));
+        store.update(location_record::from(*record, line.substr(9)));
         ++result.records;
         rest.remove_prefix(nl + 1);
     }
@@ -139,15 +140,22 @@ store_log::~store_log()
 
 void store_log::append(std::string_view at_line)
 {
-    std::string line = format_log_line(at_line);
-    line += '\n';
-    write_all(fd_, line, file_);
+    fmt::format_to(std::back_inserter(pending_), "{:08x} {}\n", crc32(at_line), at_line);
     ++lines_;
-    dirty_ = true;
+}
+
+void store_log::flush()
+{
+    if (!pending_.empty()) {
+        write_all(fd_, pending_, file_);
+        pending_.clear();
+        dirty_ = true;
+    }
 }
 
 void store_log::sync()
 {
+    flush();
     if (dirty_) {
         ::fdatasync(fd_);
         dirty_ = false;
@@ -200,6 +208,8 @@ void store_log::rewrite(const location_store& store)
         fail(file_, "cannot reopen the store log");
     }
     lines_ = store.size();
+    // The snapshot holds every record, those not yet written included.
+    pending_.clear();
     dirty_ = false;
 }
 

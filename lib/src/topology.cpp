@@ -199,7 +199,7 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"log_dir", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
+    refuse_unknown_keys(*table, {"log_dir", "log_level", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
                         source, "herd.");
     if (auto dir = optional_string(*table, "data_dir", source, "herd.")) {
         herd.data_dir = resolve(base_dir, *dir);
@@ -209,6 +209,12 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
             fail(source, "herd.fsync must be \"always\" or \"batch\"");
         }
         herd.fsync_always = *fsync == "always";
+    }
+    if (auto level = optional_string(*table, "log_level", source, "herd.")) {
+        if (*level != "info" && *level != "warn") {
+            fail(source, "herd.log_level must be \"info\" or \"warn\"");
+        }
+        herd.log_every_line = *level == "info";
     }
     if (const toml::node* catch_up = table->get("catch_up")) {
         if (!catch_up->is_boolean()) {

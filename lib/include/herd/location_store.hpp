@@ -5,11 +5,12 @@
 
 #include "herd/protocol.hpp"
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace herd {
 
@@ -17,11 +18,17 @@ struct location_record {
     std::string at_line; // exactly as the origin server answered, no '\n'
     std::int64_t time_ns = 0;
     geo_point where;
-    std::uint16_t server_len = 0; // the origin's name is at_line[3, 3 + server_len)
+    // Where the origin's name and the client ID sit in at_line: the client
+    // ID is kept once, inside the line, not again as a key.
+    std::uint16_t server_at = 0, server_len = 0;
+    std::uint16_t client_at = 0, client_len = 0;
 
+    // A record for an AT line whose time and place are already parsed.
+    static location_record make(std::string at_line, std::int64_t time_ns, geo_point where);
     static location_record from(const at_record& parsed, std::string_view at_line);
 
-    std::string_view server() const noexcept { return std::string_view(at_line).substr(3, server_len); }
+    std::string_view server() const noexcept { return std::string_view(at_line).substr(server_at, server_len); }
+    std::string_view client() const noexcept { return std::string_view(at_line).substr(client_at, client_len); }
 };
 
 // True when `a` should replace `b`. Newest client time wins; equal times
@@ -33,10 +40,12 @@ class location_store {
 public:
     enum class outcome { stored, stale, duplicate };
 
-    // Stores `record` if it is newer than what is held for `client`.
-    // Only `stored` changes the store, and only a stored record travels on.
-    outcome update(std::string_view client, location_record record);
+    // Stores `record` if it is newer than what is held for its client.
+    // Only `stored` changes the store, and only a stored record travels on;
+    // `kept`, if given, is then set to the stored copy.
+    outcome update(location_record record, const location_record** kept = nullptr);
 
+    // Valid until the next update().
     const location_record* find(std::string_view client) const noexcept;
 
     std::size_t size() const noexcept { return records_.size(); }
@@ -49,17 +58,30 @@ public:
     // Calls f(client, record) for every client, in no particular order.
     template <typename F> void for_each(F&& f) const
     {
-        for (const auto& [client, record] : records_) {
-            f(std::string_view(client), record);
+        for (const auto& record : records_) {
+            f(record.client(), record);
         }
     }
 
 private:
-    struct string_hash {
+    // Records are found by the client ID inside them.
+    struct by_client {
         using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+        static std::string_view key(std::string_view client) noexcept { return client; }
+        static std::string_view key(const location_record& r) noexcept { return r.client(); }
+        template <typename T> std::size_t operator()(const T& x) const noexcept
+        {
+            return std::hash<std::string_view>{}(key(x));
+        }
+        template <typename A, typename B> bool operator()(const A& a, const B& b) const noexcept
+        {
+            return key(a) == key(b);
+        }
     };
-    std::unordered_map<std::string, location_record, string_hash, std::equal_to<>> records_;
+    // Open addressing (Boost 1.81's flat set): one probe of a metadata
+    // group and one of the slot per lookup, 64 bytes a slot, where
+    // std::unordered_map chases a node and a bucket list per lookup.
+    boost::unordered_flat_set<location_record, by_client, by_client> records_;
     std::uint64_t digest_ = 0;
 };
 

@@ -45,10 +45,18 @@ public:
     const log_replay& replayed() const noexcept { return replayed_; }
     const std::filesystem::path& file() const noexcept { return file_; }
 
-    // Appends a record that changed the store (to the file, not yet synced).
+    // Adds a record that changed the store to the lines waiting to be
+    // written: records are written in batches, one write(2) for all that
+    // arrived in one turn of the event loop, not one per record.
     void append(std::string_view at_line);
-    // Makes everything appended so far durable (fsync), if anything was.
+    // Hands what was appended to the kernel: it survives the process
+    // being killed, not yet the machine failing.
+    void flush();
+    // Flushes and makes everything so far durable (fdatasync), if needed.
     void sync();
+
+    bool flushed() const noexcept { return pending_.empty(); }
+    bool synced() const noexcept { return pending_.empty() && !dirty_; }
     // Rewrites the file as the store's records alone, when the log has
     // grown past twice the store (and past a floor); true if it did.
     bool compact_if_large(const location_store& store);
@@ -62,7 +70,8 @@ private:
     fsync_policy policy_;
     int fd_ = -1;
     std::size_t lines_ = 0;
-    bool dirty_ = false;
+    bool dirty_ = false;   // written since the last fdatasync
+    std::string pending_; // appended, not yet written
     log_replay replayed_;
 };
 

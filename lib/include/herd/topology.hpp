@@ -55,6 +55,9 @@ struct topology {
     std::optional<std::string> secret;    // no secret: peers unauthenticated, loopback only
     std::string secret_origin;            // where the secret came from, for the start-up log
     std::filesystem::path log_dir;        // empty: "logs" under the working directory
+    // log_level = "info": every line in and out, as the contract asks;
+    // "warn": only what went wrong (for measuring what logging costs).
+    bool log_every_line = true;
     std::filesystem::path data_dir;       // empty: "herd-data" under the working directory (herd-server)
     bool fsync_always = true;             // fsync = "always" (before AT replies) or "batch"
     std::string admin_host = "127.0.0.1"; // where the admin endpoints listen
