@@ -70,6 +70,7 @@ TEST_CASE("a minimal file runs with defaults, and links are made bidirectional",
     CHECK(herd.places.file.empty());
     CHECK(herd.places.timeout == std::chrono::seconds(5));
     CHECK(herd.log_dir.empty());
+    CHECK(herd.log_every_line);
     CHECK_FALSE(herd.secret);
 }
 
@@ -78,6 +79,7 @@ TEST_CASE("settings are read, relative paths against the file's directory", "[to
     const auto herd = parse(R"(
 [herd]
 log_dir = "var/log"
+log_level = "warn"
 secret_env = "MY_SECRET"
 [places]
 file = "/data/places.geojson"
@@ -89,6 +91,7 @@ peer_port = 4100
 )",
                             {{"MY_SECRET", "s3cret"}});
     CHECK(herd.log_dir == std::filesystem::path("/base/var/log"));
+    CHECK_FALSE(herd.log_every_line);
     CHECK(herd.secret == "s3cret");
     CHECK(herd.secret_origin == "environment variable MY_SECRET");
     CHECK(herd.places.file == std::filesystem::path("/data/places.geojson"));
@@ -109,6 +112,7 @@ TEST_CASE("every mistake in a topology file is refused with a message naming it"
     CHECK_THAT(refusal("[servers.A]\nport = 1\npeer_port = 1\n"), Catch::Contains("both use 127.0.0.1:1"));
     CHECK_THAT(refusal("[servers.A]\nneighbors = []\n"), Catch::Contains("servers.A.port is missing"));
     CHECK_THAT(refusal("[servers.A]\nport = 70000\n"), Catch::Contains("servers.A.port must be a port number"));
+    CHECK_THAT(refusal("[herd]\nlog_level = \"debug\"\n[servers.A]\nport = 1\n"), Catch::Contains("herd.log_level"));
     CHECK_THAT(refusal("[servers.A]\nport = \"12125\"\n"), Catch::Contains("servers.A.port must be a port number"));
     CHECK_THAT(refusal("[servers.A]\nport = 60000\n"), Catch::Contains("peer_port defaults to port + 10000"));
     CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbours = []\n"),

@@ -65,6 +65,9 @@ int run(const po::variables_map& args)
     options.places_timeout = herd.places.timeout;
     try {
         options.log = herd::make_server_log(name, log_dir);
+        if (!herd.log_every_line) {
+            options.log->set_level(spdlog::level::warn);
+        }
         options.places = herd::make_places_source(io, herd.places, options.log);
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << e.what() << "\n";

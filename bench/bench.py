@@ -1,0 +1,742 @@
+#!/usr/bin/python3
+"""Herd's benchmark suite: every system, the same loads, one table.
+
+Starts each system on loopback (Herd alone and as the herd of five, the
+Python asyncio and Node.js references, Redis from Debian, and the floor
+line server), drives each with herd-load, and prints medians of several
+runs with ratios against Herd measured in the same run. The machines are
+noisy: read the ratios, not the absolute numbers.
+
+Run it through scripts/bench, which builds in Release first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port() -> int:
+    """A port nothing listens on, and whose +10000 and +20000 are free too
+    (Herd's default peer and admin ports)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 20000 > 65535:
+            continue
+        ok = True
+        for p in (port + 10000, port + 20000):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+        if ok:
+            return port
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Process:
+    """A server process whose stdout is watched for its ready line."""
+    name: str
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] | None = None
+    ready: str = "clients on"
+    proc: subprocess.Popen | None = None
+    started_in: float = 0.0
+
+    def start(self, timeout: float = 20.0) -> None:
+        began = time.perf_counter()
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        deadline = began + timeout
+        seen = []
+        while time.perf_counter() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if self.ready in line:
+                self.started_in = time.perf_counter() - began
+                # Keep draining stdout so the server never blocks on it.
+                threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+                return
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start: {''.join(seen)[-2000:]}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---------------------------------------------------------------- systems
+
+DEFAULT_HERD = {
+    "Goloman": ["Hands", "Holiday", "Wilkes"],
+    "Hands": ["Goloman", "Wilkes"],
+    "Holiday": ["Goloman", "Welsh", "Wilkes"],
+    "Welsh": ["Holiday"],
+    "Wilkes": ["Goloman", "Hands", "Holiday"],
+}
+
+
+def herd_toml(servers: dict[str, list[str]], ports: dict[str, int], *, fsync: str = "batch",
+              log_level: str = "info", places: str = 'provider = "local"\n') -> str:
+    text = ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n"
+            f"fsync = \"{fsync}\"\nlog_level = \"{log_level}\"\n\n[places]\n{places}\n"
+            "[limits]\nconnections = 20000\n\n")
+    for name, neighbours in servers.items():
+        quoted = ", ".join(f'"{n}"' for n in neighbours)
+        text += f"[servers.{name}]\nport = {ports[name]}\nneighbors = [{quoted}]\n\n"
+    return text
+
+
+def reference_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
+    """The same topology for the references, which know no store, fsync,
+    log level or limits: they keep their stores in memory and log every line."""
+    text = "[herd]\nlog_dir = \"logs\"\n\n[places]\nprovider = \"local\"\n\n"
+    for name, neighbours in servers.items():
+        quoted = ", ".join(f'"{n}"' for n in neighbours)
+        text += f"[servers.{name}]\nport = {ports[name]}\nneighbors = [{quoted}]\n\n"
+    return text
+
+
+class System:
+    """One system under test: started fresh, driven at `port`, stopped."""
+    label = ""
+    command = "iamat"  # what herd-load sends it
+
+    def __init__(self, bench: "Bench"):
+        self.bench = bench
+        self.dir = Path(tempfile.mkdtemp(prefix=f"herd-bench-{self.key}-", dir=bench.scratch))
+        self.processes: list[Process] = []
+        self.port = 0
+
+    key = ""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        for p in self.processes:
+            p.stop()
+        self.processes = []
+
+    @property
+    def entry(self) -> Process:
+        return self.processes[0]
+
+
+class HerdSystem(System):
+    def __init__(self, bench, key, label, servers=None, fsync="batch", log_level="info", places=None, env=None):
+        self.key = key
+        self.label = label
+        self.servers = servers or {"Goloman": []}
+        self.fsync = fsync
+        self.log_level = log_level
+        self.places = places
+        self.env = env
+        super().__init__(bench)
+
+    def start(self) -> None:
+        shutil.rmtree(self.dir / "data", ignore_errors=True)
+        shutil.rmtree(self.dir / "logs", ignore_errors=True)
+        ports = {name: free_port() for name in self.servers}
+        (self.dir / "herd.toml").write_text(herd_toml(self.servers, ports, fsync=self.fsync, log_level=self.log_level,
+                                                      places=self.places or 'provider = "local"\n'))
+        env = dict(os.environ, **(self.env or {}))
+        # Goloman first: it is where every load goes.
+        for name in self.servers:
+            p = Process(f"{self.key}/{name}", [str(self.bench.build / "apps/herd-server/herd-server"), "--name", name,
+                                               "--config", "herd.toml"], self.dir, env)
+            p.start()
+            self.processes.append(p)
+        self.port = ports["Goloman"]
+        self.ports = ports
+        if len(self.servers) > 1:
+            self.wait_for_links()
+
+    def wait_for_links(self) -> None:
+        """Every link up, so the first records do not wait for a dial."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            up = 0
+            for name in self.servers:
+                up += sum(1 for line in self.metrics(name).splitlines()
+                          if line.startswith("herd_peer_link_up") and line.endswith(" 1"))
+            if up == sum(len(n) for n in self.servers.values()):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the herd's links did not come up")
+
+    def metrics(self, name: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name] + 20000}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def counter(self, name: str, metric: str, labels: str = "") -> float:
+        pattern = re.compile(r"^" + re.escape(metric) + r"\{[^}]*" + re.escape(labels) + r"[^}]*\} (\S+)$")
+        for line in self.metrics(name).splitlines():
+            m = pattern.match(line)
+            if m:
+                return float(m.group(1))
+        return 0.0
+
+
+class ReferenceSystem(System):
+    def __init__(self, bench, key, label, argv_for, servers=None):
+        self.key = key
+        self.label = label
+        self.argv_for = argv_for
+        self.servers = servers or {"Goloman": []}
+        super().__init__(bench)
+
+    def start(self) -> None:
+        shutil.rmtree(self.dir / "logs", ignore_errors=True)
+        ports = {name: free_port() for name in self.servers}
+        (self.dir / "herd.toml").write_text(reference_toml(self.servers, ports))
+        for name in self.servers:
+            p = Process(f"{self.key}/{name}", self.argv_for(name), self.dir)
+            p.start()
+            self.processes.append(p)
+        self.port = ports["Goloman"]
+
+
+class RedisSystem(System):
+    key = "redis"
+    label = "Redis"
+    command = "set"
+
+    def start(self) -> None:
+        self.port = free_port()
+        # Durability like Herd's fsync = "batch": an append-only file,
+        # synced every second; no RDB snapshots in the middle of a run.
+        p = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.dir),
+                              "--maxclients", "20000", "--protected-mode", "no"], self.dir,
+                    ready="Ready to accept connections")
+        p.start()
+        self.processes.append(p)
+
+
+class LineSystem(System):
+    key = "line"
+    label = "line floor"
+    command = "line"
+
+    def start(self) -> None:
+        self.port = free_port()
+        p = Process("line", [str(self.bench.build / "bench/herd-line-server"), str(self.port)], self.dir,
+                    ready="lines on")
+        p.start()
+        self.processes.append(p)
+
+
+# ---------------------------------------------------------------- loads
+
+@dataclass
+class Load:
+    key: str
+    label: str
+    args: list[str]
+
+
+@dataclass
+class Result:
+    throughput: list[float] = field(default_factory=list)
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    p999: list[float] = field(default_factory=list)
+
+    def add(self, run: dict) -> None:
+        self.throughput.append(run["throughput"])
+        self.p50.append(run["latency_us"]["p50"])
+        self.p99.append(run["latency_us"]["p99"])
+        self.p999.append(run["latency_us"]["p99.9"])
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = Path(args.build).resolve()
+        self.scratch = Path(tempfile.mkdtemp(prefix="herd-bench-"))
+        self.results: dict[tuple[str, str], Result] = {}
+        self.extra: dict[str, object] = {}
+
+    def load(self, system: System, args: list[str], command: str | None = None) -> dict:
+        argv = [str(self.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command",
+                command or system.command, "--json"] + args
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0 and not out.stdout.strip():
+            raise RuntimeError(f"herd-load failed against {system.label}: {out.stderr}")
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+        if run["errors"] or run["lost"]:
+            raise RuntimeError(f"{system.label}: {run['errors']} error replies, {run['lost']} lost: {out.stderr}")
+        return run
+
+    def measure(self, system: System, load: Load, command: str | None = None) -> Result:
+        result = self.results.setdefault((system.key, load.key), Result())
+        timing = ["--duration", str(self.args.seconds), "--warmup", str(self.args.warmup)]
+        for _ in range(self.args.runs):
+            result.add(self.load(system, load.args + timing, command))
+        self.say(f"  {system.label:<22} {load.label:<34} {median(result.throughput):>10,.0f}/s  "
+                 f"p99 {median(result.p99) / 1000:.3f} ms")
+        return result
+
+    def say(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- the fake Google
+
+class FakeGoogle:
+    """Google's legacy Nearby Search on loopback over TLS, with a CA made
+    here: what Herd's cache answers from after the first question."""
+
+    ANSWER = json.dumps({"status": "OK", "results": [
+        {"name": f"Place {i}", "place_id": f"id{i}", "vicinity": "Westwood",
+         "geometry": {"location": {"lat": 34.0689 + i / 1e4, "lng": -118.4452}}, "rating": 4.5,
+         "types": ["cafe"]} for i in range(5)]}).encode()
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.ca = directory / "ca.pem"
+        key = directory / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                        str(self.ca), "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+        answer = self.ANSWER
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.ca, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def places_toml(self) -> str:
+        return (f'provider = "google"\nendpoint = "https://localhost:{self.port}/maps/api/place/nearbysearch/json"\n'
+                f'ca_file = "{self.ca}"\ncache_ttl = 3600\n')
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+# ---------------------------------------------------------------- the suite
+
+LOADS = {
+    "rr1": Load("rr1", "IAMAT, 1 conn, request-reply", ["-c", "1", "--ids", "repeated"]),
+    "rr64": Load("rr64", "IAMAT, 64 conns, request-reply", ["-c", "64", "--ids", "repeated"]),
+    "rr1000": Load("rr1000", "IAMAT, 1000 conns, request-reply", ["-c", "1000", "--ids", "repeated"]),
+    "pipe64": Load("pipe64", "IAMAT, 64 conns, pipelined x16", ["-c", "64", "-d", "16", "--ids", "repeated"]),
+    "new64": Load("new64", "IAMAT new clients, 64 x16", ["-c", "64", "-d", "16", "--ids", "distinct"]),
+}
+
+
+def run_suite(bench: Bench) -> None:
+    python = lambda name: ["/usr/bin/python3", str(ROOT / "reference/python/server.py"), "--name", name, "--config",
+                           "herd.toml"]
+    node = lambda name: ["node", str(ROOT / "reference/node/server.js"), "--name", name, "--config", "herd.toml"]
+    herd = HerdSystem(bench, "herd", "Herd")
+    systems = [
+        herd,
+        HerdSystem(bench, "herd5", "Herd, herd of five", servers=DEFAULT_HERD),
+        HerdSystem(bench, "herd-nolog", "Herd, logging off", log_level="warn"),
+        HerdSystem(bench, "herd-always", "Herd, fsync always", fsync="always"),
+        ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        ReferenceSystem(bench, "python5", "Python, herd of five", python, servers=DEFAULT_HERD),
+        ReferenceSystem(bench, "node", "Node.js ref", node),
+        RedisSystem(bench),
+        LineSystem(bench),
+    ]
+    which = {
+        "herd": ["rr1", "rr64", "rr1000", "pipe64", "new64"],
+        "herd5": ["rr64", "pipe64"],
+        "herd-nolog": ["rr64", "pipe64"],
+        "herd-always": ["rr64", "pipe64"],
+        "python": ["rr1", "rr64", "rr1000", "pipe64"],
+        "python5": ["rr64", "pipe64"],
+        "node": ["rr1", "rr64", "rr1000", "pipe64"],
+        "redis": ["rr1", "rr64", "rr1000", "pipe64", "new64"],
+        "line": ["rr1", "rr64", "rr1000", "pipe64"],
+    }
+    bench.say("throughput and latency (median of runs):")
+    for system in systems:
+        system.start()
+        try:
+            for key in which[system.key]:
+                bench.measure(system, LOADS[key])
+            if system.key == "herd":
+                half_load(bench, system)
+                whatsat(bench, system, "whatsat-local", "WHATSAT, offline places")
+            if system.key == "herd5":
+                propagation(bench, system)
+        finally:
+            system.stop()
+    google = FakeGoogle(bench.scratch)
+    try:
+        cached = HerdSystem(bench, "herd-google", "Herd, cached Google", places=google.places_toml(),
+                            env={"GOOGLE_PLACES_API_KEY": "bench-key"})
+        cached.start()
+        try:
+            whatsat(bench, cached, "whatsat-google", "WHATSAT, cached Google answer")
+        finally:
+            cached.stop()
+        bench.extra["google_requests"] = google.requests
+    finally:
+        google.stop()
+    memory(bench, python, node)
+    startup(bench, python, node)
+
+
+def half_load(bench: Bench, herd: System) -> None:
+    peak = median(bench.results[("herd", "rr64")].throughput)
+    rate = peak / 2
+    load = Load("half64", f"IAMAT, 64 conns, paced {rate:,.0f}/s", ["-c", "64", "--ids", "repeated", "--rate",
+                                                                     f"{rate:.0f}"])
+    bench.measure(herd, load)
+    bench.extra["half_rate"] = rate
+
+
+def whatsat(bench: Bench, system: System, key: str, label: str) -> None:
+    bench.measure(system, Load(key, label, ["-c", "64"]), command="whatsat")
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})Z ")
+
+
+def log_times(path: Path, marker: str, pattern: re.Pattern) -> dict[str, float]:
+    """Client ID -> when the line matching `pattern` was logged, in seconds."""
+    times = {}
+    for line in path.read_text(errors="replace").splitlines():
+        if marker not in line:
+            continue
+        m = pattern.search(line)
+        t = LOG_TIME.match(line)
+        if m and t and m.group(1) not in times:
+            stamp = datetime.strptime(t.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+            times[m.group(1)] = stamp.timestamp()
+    return times
+
+
+def propagation(bench: Bench, herd5: HerdSystem) -> None:
+    """From Goloman writing the AT reply to Welsh storing the record, three
+    links away, read from the two servers' logs afterwards (microsecond
+    timestamps from one clock), so nothing polls Welsh during the run."""
+    before_in = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
+    updates = 1000
+    prefix = f"prop{os.getpid()}"
+    run = bench.load(herd5, ["-c", "1", "--rate", "200", "--count", str(updates), "--ids", "distinct",
+                             "--id-prefix", prefix])
+    # Every record reaches Welsh before the logs are read.
+    deadline = time.time() + 10
+    while time.time() < deadline and herd5.counter("Welsh", "herd_store_clients") < updates:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the logs are flushed every 100 ms
+    after_in = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
+    logs = herd5.dir / "logs"
+    sent = log_times(logs / "Goloman.log", " > AT Goloman ", re.compile(r" > AT Goloman \S+ (" + prefix + r"\S+) "))
+    stored = log_times(logs / "Welsh.log", "(stored)", re.compile(r" > AT Goloman \S+ (" + prefix + r"\S+) "))
+    delays = sorted((stored[c] - sent[c]) * 1e6 for c in sent if c in stored)
+    if not delays:
+        raise RuntimeError("no propagation measured: no matching lines in Goloman.log and Welsh.log")
+    q = lambda p: delays[min(len(delays) - 1, int(p / 100 * len(delays)))]
+    bench.extra["propagation"] = {"updates": updates, "reached": len(delays), "p50": q(50), "p90": q(90),
+                                  "p99": q(99), "max": delays[-1], "load_p50": run["latency_us"]["p50"]}
+    bench.extra["peer_messages_per_update"] = (after_in - before_in) / updates
+    bench.say(f"  propagation Goloman -> Welsh: p50 {q(50):.0f} us, p99 {q(99):.0f} us over {len(delays)} updates; "
+              f"{(after_in - before_in) / updates:.2f} peer messages per update")
+
+
+def memory(bench: Bench, python, node) -> None:
+    """RSS per stored client (a million new clients, pipelined) and per idle
+    connection (ten thousand), each on a fresh server."""
+    clients = bench.args.clients
+    idle = bench.args.idle
+    makers = [
+        lambda: HerdSystem(bench, "herd", "Herd"),
+        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
+        lambda: RedisSystem(bench),
+        lambda: LineSystem(bench),
+    ]
+    bench.say(f"memory: {clients:,} stored clients, {idle:,} idle connections:")
+    mem = bench.extra.setdefault("memory", {})
+    for make in makers:
+        system = make()
+        entry = mem.setdefault(system.key, {"label": system.label})
+        if system.key != "line":
+            system.start()
+            try:
+                time.sleep(0.2)
+                before = rss_bytes(system.entry.pid)
+                bench.load(system, ["-c", "16", "-d", "64", "--ids", "distinct", "--count", str(clients),
+                                    "--id-prefix", "m"])
+                time.sleep(0.5)
+                entry["per_client"] = (rss_bytes(system.entry.pid) - before) / clients
+            finally:
+                system.stop()
+        system.start()
+        try:
+            time.sleep(0.2)
+            before = rss_bytes(system.entry.pid)
+            argv = [str(bench.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command", "idle",
+                    "-c", str(idle), "--duration", "3", "--json"]
+            holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+            opened = holder.stdout.readline()
+            if '"open"' not in opened:
+                raise RuntimeError(f"{system.label}: herd-load could not open {idle} connections")
+            time.sleep(1.0)
+            entry["per_idle_connection"] = (rss_bytes(system.entry.pid) - before) / idle
+            holder.wait(timeout=60)
+        finally:
+            system.stop()
+        bench.say(f"  {system.label:<22} " + (f"{entry['per_client']:8.0f} B per stored client  "
+                                              if "per_client" in entry else " " * 33) +
+                  f"{entry['per_idle_connection']:8.0f} B per idle connection")
+
+
+def startup(bench: Bench, python, node) -> None:
+    """From exec to the ready line (the listening sockets open), median of 5."""
+    makers = [
+        lambda: HerdSystem(bench, "herd", "Herd"),
+        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
+        lambda: RedisSystem(bench),
+    ]
+    out = bench.extra.setdefault("startup_ms", {})
+    for make in makers:
+        times = []
+        for _ in range(5):
+            system = make()
+            system.start()
+            times.append(system.entry.started_in * 1000)
+            system.stop()
+        out[system.key] = median(times)
+    bench.say("start-up: " + ", ".join(f"{k} {v:.1f} ms" for k, v in out.items()))
+
+
+# ---------------------------------------------------------------- the table
+
+def table(bench: Bench) -> str:
+    r = bench.results
+    lines = []
+    cols = [("herd", "Herd"), ("herd5", "Herd x5"), ("python", "Python"), ("python5", "Python x5"),
+            ("node", "Node.js"), ("redis", "Redis SET"), ("line", "line floor")]
+
+    def tp(system, load):
+        res = r.get((system, load))
+        return median(res.throughput) if res else None
+
+    lines.append(f"Throughput, replies per second (median of {bench.args.runs} runs of {bench.args.seconds} s), "
+                 "and the ratio to Herd's")
+    lines.append("")
+    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for key in ["rr1", "rr64", "rr1000", "pipe64", "new64"]:
+        base = tp("herd", key)
+        cells = []
+        for system, _ in cols:
+            v = tp(system, key)
+            if v is None:
+                cells.append("")
+            elif system == "herd" or not base:
+                cells.append(f"{v:,.0f}")
+            else:
+                cells.append(f"{v:,.0f} ({v / base:.2f}x)")
+        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Latency at those loads, p50 / p99 / p99.9 in ms (median of runs)")
+    lines.append("")
+    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for key in ["rr1", "rr64", "rr1000", "pipe64"]:
+        cells = []
+        for system, _ in cols:
+            res = r.get((system, key))
+            cells.append(f"{median(res.p50) / 1e3:.3f} / {median(res.p99) / 1e3:.3f} / {median(res.p999) / 1e3:.3f}"
+                         if res else "")
+        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Herd's own variants (same run)")
+    lines.append("")
+    lines.append("| variant | load | replies/s | vs Herd | p99 ms |")
+    lines.append("|---|---|---:|---:|---:|")
+    for system, label in [("herd-nolog", "logging off (log_level = warn)"), ("herd-always", "fsync = always")]:
+        for key in ["rr64", "pipe64"]:
+            res = r.get((system, key))
+            base = tp("herd", key)
+            if res:
+                v = median(res.throughput)
+                lines.append(f"| {label} | {LOADS[key].label} | {v:,.0f} | {v / base:.2f}x | "
+                             f"{median(res.p99) / 1e3:.3f} |")
+    for key, label in [("half64", "paced at half of peak"), ("whatsat-local", "WHATSAT, offline places"),
+                       ("whatsat-google", "WHATSAT, cached Google answer")]:
+        system = "herd-google" if key == "whatsat-google" else "herd"
+        res = r.get((system, key))
+        if res:
+            lines.append(f"| Herd | {label}, 64 conns | {median(res.throughput):,.0f} | | "
+                         f"{median(res.p99) / 1e3:.3f} |")
+    lines.append("")
+    e = bench.extra
+    if "propagation" in e:
+        p = e["propagation"]
+        lines.append(f"Propagation Goloman -> Welsh (3 links), {p['reached']} of {p['updates']} updates at 200/s: "
+                     f"p50 {p['p50']:.0f} us, p90 {p['p90']:.0f} us, p99 {p['p99']:.0f} us, max {p['max']:.0f} us")
+        lines.append(f"Peer messages per update across the herd of five: {e['peer_messages_per_update']:.2f}")
+        lines.append("")
+    if "memory" in e:
+        lines.append(f"Memory (RSS growth): {bench.args.clients:,} new clients; {bench.args.idle:,} idle connections")
+        lines.append("")
+        lines.append("| system | bytes per stored client | bytes per idle connection |")
+        lines.append("|---|---:|---:|")
+        for key, m in e["memory"].items():
+            per_client = f"{m['per_client']:,.0f}" if "per_client" in m else ""
+            lines.append(f"| {m['label']} | {per_client} | {m['per_idle_connection']:,.0f} |")
+        lines.append("")
+    if "startup_ms" in e:
+        lines.append("Start-up to listening, ms (median of 5): " +
+                     ", ".join(f"{k} {v:.1f}" for k, v in e["startup_ms"].items()))
+    return "\n".join(lines)
+
+
+def targets(bench: Bench) -> str:
+    r = bench.results
+    tp = lambda s, k: median(r[(s, k)].throughput) if (s, k) in r else float("nan")
+    e = bench.extra
+    rows = []
+
+    def row(name, value, ok):
+        rows.append(f"| {name} | {value} | {'met' if ok else 'NOT MET'} |")
+
+    row("IAMAT request-reply, 64 conns >= Redis SET", f"{tp('herd', 'rr64') / tp('redis', 'rr64'):.2f}x Redis",
+        tp("herd", "rr64") >= tp("redis", "rr64"))
+    row("... and within 20% of the line floor", f"{tp('herd', 'rr64') / tp('line', 'rr64'):.2f}x floor",
+        tp("herd", "rr64") >= 0.8 * tp("line", "rr64"))
+    row("IAMAT pipelined x16, 64 conns >= Redis", f"{tp('herd', 'pipe64') / tp('redis', 'pipe64'):.2f}x Redis",
+        tp("herd", "pipe64") >= tp("redis", "pipe64"))
+    row("... and >= 10x the Python reference", f"{tp('herd', 'pipe64') / tp('python', 'pipe64'):.1f}x Python",
+        tp("herd", "pipe64") >= 10 * tp("python", "pipe64"))
+    cost = 1 - tp("herd", "rr64") / tp("herd-nolog", "rr64")
+    row("logging costs <= 30%, 64 conns request-reply", f"{cost * 100:.0f}%", cost <= 0.30)
+    if ("herd", "half64") in r:
+        p99 = median(r[("herd", "half64")].p99) / 1000
+        row("p99 at half of peak, 64 conns < 1 ms", f"{p99:.3f} ms", p99 < 1)
+    if "propagation" in e:
+        p = e["propagation"]
+        row("propagation to Welsh p50 < 200 us", f"{p['p50']:.0f} us", p["p50"] < 200)
+        row("propagation to Welsh p99 < 1 ms", f"{p['p99']:.0f} us", p["p99"] < 1000)
+    if "memory" in e:
+        m = e["memory"]["herd"]
+        # The AT line is the one string a record holds on the heap (the
+        # client ID lives inside it); malloc's chunk for it is its length
+        # + 1, plus 8, rounded up to 16.
+        line = len("AT Goloman +0.000123456 m-15-123456 +34.068930-118.445127 1700000000.123456789")
+        chunk = max(32, (line + 1 + 8 + 15) // 16 * 16)
+        beyond = m["per_client"] - chunk
+        row("memory per stored client beyond its strings < 200 B", f"{beyond:.0f} B ({m['per_client']:.0f} B "
+            f"with its {chunk} B AT line)", beyond < 200)
+        row("memory per idle connection < 10 KiB", f"{m['per_idle_connection']:.0f} B",
+            m["per_idle_connection"] < 10240)
+    return "| target | measured | |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=str(ROOT / "build/release"), help="the Release build directory")
+    parser.add_argument("--runs", type=int, default=3, help="runs per load; the table shows medians")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring, per run")
+    parser.add_argument("--clients", type=int, default=1_000_000, help="new clients for the memory figure")
+    parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
+    parser.add_argument("--json", help="also write every figure to this file")
+    args = parser.parse_args()
+
+    # Ten thousand connections on each side of loopback.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < args.idle + 1000:
+        print(f"bench: the descriptor limit ({hard}) is too low for {args.idle} idle connections", file=sys.stderr)
+        return 2
+
+    bench = Bench(args)
+    began = time.time()
+    try:
+        run_suite(bench)
+    finally:
+        shutil.rmtree(bench.scratch, ignore_errors=True)
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
+                         text=True).stdout.strip()
+    print(f"# Herd benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
+          f"{time.time() - began:.0f} s\n")
+    print(table(bench))
+    print()
+    print(targets(bench))
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
