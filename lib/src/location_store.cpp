@@ -6,38 +6,19 @@
 
 namespace herd {
 
-namespace {
-
-// The n-th field (from 0) of a line of fields separated by whitespace, as
-// split_fields sees them: where it starts and how long it is.
-std::pair<std::size_t, std::size_t> field_span(std::string_view line, int n) noexcept
-{
-    std::size_t at = 0;
-    for (int i = 0;; ++i) {
-        at = line.find_first_not_of(" \t", at);
-        if (at == std::string_view::npos) {
-            return {line.size(), 0};
-        }
-        const std::size_t end = std::min(line.find_first_of(" \t", at), line.size());
-        if (i == n) {
-            return {at, end - at};
-        }
-        at = end;
-    }
-}
-
-} // namespace
-
 location_record location_record::make(std::string at_line, std::int64_t time_ns, geo_point where)
 {
     // "AT <server> <skew> <client> <location> <time>"
-    const auto [server_at, server_len] = field_span(at_line, 1);
-    const auto [client_at, client_len] = field_span(at_line, 3);
-    location_record r{std::move(at_line), time_ns, where};
-    r.server_at = static_cast<std::uint16_t>(server_at);
-    r.server_len = static_cast<std::uint16_t>(server_len);
-    r.client_at = static_cast<std::uint16_t>(client_at);
-    r.client_len = static_cast<std::uint16_t>(client_len);
+    const fields f = split_fields(at_line);
+    const auto offset = [&](std::string_view field) {
+        return static_cast<std::uint16_t>(field.empty() ? 0 : field.data() - at_line.data());
+    };
+    location_record r{{}, time_ns, where};
+    r.server_at = offset(f.at[1]);
+    r.server_len = static_cast<std::uint16_t>(f.at[1].size());
+    r.client_at = offset(f.at[3]);
+    r.client_len = static_cast<std::uint16_t>(f.at[3].size());
+    r.at_line = std::move(at_line);
     return r;
 }
 

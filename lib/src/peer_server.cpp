@@ -3,7 +3,6 @@
 // believed before the handshake, and the client port never reaches here.
 #include "peer_server.hpp"
 
-#include "detail/escaped.hpp"
 #include "detail/line_io.hpp"
 #include "detail/within.hpp"
 #include "herd/log.hpp"
@@ -76,7 +75,7 @@ void receive_record(server::state& self, std::string_view line, const std::strin
 {
     auto record = parse_at_line(line);
     if (!record || self.herd.find(record->server) == nullptr) {
-        self.log->warn("peer {} sent something that is not a record: {}", neighbour, detail::escaped{line});
+        self.log->warn("peer {} sent something that is not a record: {}", neighbour, escape_for_log(line));
         return;
     }
     ++self.stats.peer_records_received;
@@ -84,8 +83,8 @@ void receive_record(server::state& self, std::string_view line, const std::strin
     if (outcome == location_store::outcome::stored) {
         ++self.stats.peer_records_stored;
     }
-    self.log->info("peer {} > {} ({})", neighbour, detail::escaped{line},
-                   outcome == location_store::outcome::stored ? "stored" : "not newer");
+    log_info_bytes(*self.log, self.log_scratch, {"peer ", neighbour, " > "}, line,
+                   outcome == location_store::outcome::stored ? " (stored)" : " (not newer)");
 }
 
 } // namespace

@@ -5,7 +5,6 @@
 #include "herd/server.hpp"
 
 #include "admin.hpp"
-#include "detail/escaped.hpp"
 #include "detail/within.hpp"
 #include "herd/detail/line_reader.hpp"
 #include "herd/log.hpp"
@@ -279,6 +278,7 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
         }
         // The skew is taken from when the bytes arrived, once per read.
         const std::int64_t now_ns = self->options.clock();
+        const auto arrived = std::chrono::steady_clock::now();
         // Every complete line in the buffer is answered, in order, and the
         // replies go out together in one write.
         while (auto line = reader.next_line()) {
@@ -287,8 +287,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
                 co_await send_replies(*self, session, replies);
                 co_return closed_by::long_line;
             }
-            session.last_line = std::chrono::steady_clock::now();
-            self->log->info("client {} < {}", client, detail::escaped{*line});
+            session.last_line = arrived;
+            log_info_bytes(*self->log, self->log_scratch, {"client ", client, " < "}, *line);
             const std::size_t before = replies.size();
             const command cmd = parse_command(*line, limits.client_id_bytes);
             if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
@@ -301,7 +301,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
                 append_invalid(replies, *line);
             }
             if (replies.size() > before) {
-                self->log->info("client {} > {}", client, detail::escaped{std::string_view(replies).substr(before)});
+                log_info_bytes(*self->log, self->log_scratch, {"client ", client, " > "},
+                               std::string_view(replies).substr(before));
             }
             // A pipelining client that does not read cannot make replies
             // pile up here: past the bound they go out before more is read.

@@ -39,6 +39,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
     server_config me;
     server_options options;
     std::shared_ptr<spdlog::logger> log;
+    std::string log_scratch; // log_info_bytes builds each line here: one thread, so one is enough
     location_store store;
     std::unique_ptr<store_log> disk; // none: the store lives in memory only
     server_stats stats;

@@ -6,6 +6,7 @@
 #include "herd/fwd.hpp"
 
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,5 +23,13 @@ std::shared_ptr<spdlog::logger> make_null_log(const std::string& server);
 // and other non-printable bytes are escaped, so no client can forge or
 // split a log line.
 std::string escape_for_log(std::string_view bytes);
+void append_escaped(std::string& out, std::string_view bytes);
+
+// Logs, at info, the `head` parts, then `bytes` escaped, then `tail`. The
+// line is built in `scratch` (reused from call to call) and handed to
+// spdlog as it is: the lines logged for every request parse no format
+// string and allocate nothing, and cost nothing at log_level = "warn".
+void log_info_bytes(spdlog::logger& log, std::string& scratch, std::initializer_list<std::string_view> head,
+                    std::string_view bytes, std::string_view tail = {});
 
 } // namespace herd
