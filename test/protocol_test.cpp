@@ -300,6 +300,26 @@ TEST_CASE("line_reader frames lines across reads and at end of input", "[protoco
     CHECK(reader.pending() == 0);
 }
 
+TEST_CASE("line_reader grows for a line longer than one read and keeps what follows", "[protocol][framing]")
+{
+    detail::line_reader reader;
+    const std::string long_line(3 * detail::line_reader::min_read, 'x');
+    const std::string stream = long_line + "\nIAMAT a +1+1 1\nWHAT";
+    std::size_t fed = 0;
+    while (fed < stream.size()) {
+        auto space = reader.prepare();
+        CHECK(space.size() >= detail::line_reader::min_read);
+        const std::size_t n = std::min(space.size(), std::min<std::size_t>(1000, stream.size() - fed));
+        std::memcpy(space.data(), stream.data() + fed, n);
+        reader.commit(n);
+        fed += n;
+    }
+    CHECK(reader.next_line() == long_line);
+    CHECK(reader.next_line() == "IAMAT a +1+1 1");
+    CHECK_FALSE(reader.next_line());
+    CHECK(reader.pending() == 4);
+}
+
 TEST_CASE("line_reader keeps a CR at the end of a line for the reply to drop", "[protocol][framing]")
 {
     detail::line_reader reader;

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -36,9 +37,19 @@ public:
             cached_prefix_ = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", utc.tm_year + 1900, utc.tm_mon + 1,
                                          utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
         }
-        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch - seconds).count();
-        fmt::format_to(std::back_inserter(dest), "{}{:06}Z {:<5} ", cached_prefix_, micros,
-                       spdlog::level::to_string_view(msg.level));
+        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch - seconds).count();
+        std::array<char, 8> digits{'0', '0', '0', '0', '0', '0', 'Z', ' '};
+        for (int i = 5; i >= 0; --i, micros /= 10) {
+            digits[static_cast<std::size_t>(i)] = static_cast<char>('0' + micros % 10);
+        }
+        dest.append(cached_prefix_.data(), cached_prefix_.data() + cached_prefix_.size());
+        dest.append(digits.data(), digits.data() + digits.size());
+        const auto level = spdlog::level::to_string_view(msg.level);
+        dest.append(level.begin(), level.end());
+        for (auto pad = level.size(); pad < 5; ++pad) {
+            dest.push_back(' ');
+        }
+        dest.push_back(' ');
         dest.append(msg.payload.begin(), msg.payload.end());
         dest.push_back('\n');
     }

@@ -1,0 +1,104 @@
+// herd-load: its histogram, its request lines and reply framing, and one
+// real run against a real herd-server process.
+#include "histogram.hpp"
+#include "workload.hpp"
+
+#include "support/herd.hpp"
+#include "support/process.hpp"
+#include "support/process_herd.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+using namespace herd::load;
+using namespace std::chrono_literals;
+
+TEST_CASE("the histogram keeps every value within 1/128 and finds percentiles by rank", "[load]")
+{
+    latency_histogram h;
+    for (std::uint64_t v = 1; v <= 1000; ++v) {
+        h.record(v * 1000); // 1 us .. 1 ms
+    }
+    CHECK(h.count() == 1000);
+    CHECK(h.min() == 1000);
+    CHECK(h.max() == 1'000'000);
+    CHECK(h.mean() == Approx(500'500.0));
+    // The 500th value is 500 us; the bucket's top is at most 1/128 above.
+    CHECK(h.percentile(50) >= 500'000);
+    CHECK(h.percentile(50) <= 500'000 + 500'000 / 128);
+    CHECK(h.percentile(99) >= 990'000);
+    CHECK(h.percentile(99) <= 990'000 + 990'000 / 128);
+    CHECK(h.percentile(100) == 1'000'000); // never above the largest value
+    CHECK(latency_histogram().percentile(50) == 0);
+
+    // Exact below 128 ns; buckets tile the range with no gaps.
+    CHECK(latency_histogram::bucket_of(127) == 127);
+    for (std::uint64_t v : {128ULL, 129ULL, 1000ULL, 123456789ULL, 1ULL << 40}) {
+        const auto b = latency_histogram::bucket_of(v);
+        CHECK(latency_histogram::highest_in_bucket(b) >= v);
+        CHECK(latency_histogram::highest_in_bucket(b) - v <= v / 128);
+        CHECK(latency_histogram::highest_in_bucket(b - 1) < v);
+    }
+
+    latency_histogram other;
+    other.record(5'000'000);
+    h.merge(other);
+    CHECK(h.count() == 1001);
+    CHECK(h.max() == 5'000'000);
+}
+
+TEST_CASE("herd-load writes the contract's request lines", "[load]")
+{
+    std::string out;
+    append_request(out, request_kind::iamat, "kiwi", {34.068930, -118.445127}, 1'621'464'827'959'498'503);
+    append_request(out, request_kind::whatsat, "kiwi", {}, 0, 10, 5);
+    append_request(out, request_kind::set, "kiwi", {34.068930, -118.445127}, 1'000'000'000'000'000'001);
+    CHECK(out == "IAMAT kiwi +34.068930-118.445127 1621464827.959498503\n"
+                 "WHATSAT kiwi 10 5\n"
+                 "SET kiwi +34.068930-118.445127@1000000000.000000001\n");
+}
+
+TEST_CASE("replies are framed by what was asked: one line, or AT, JSON and a blank line", "[load]")
+{
+    reply_reader r;
+    r.append("AT Goloman +0.1 kiwi +1+1 1\nAT Goloman +0.1 kiwi +1+1 1\n{\n  \"results\" : []\n}");
+    auto first = r.next(request_kind::iamat);
+    REQUIRE(first);
+    CHECK(first->ok);
+    CHECK_FALSE(r.next(request_kind::whatsat)); // the JSON has not ended yet
+    r.append("\n\n? WHATSAT nobody 1 1\n+OK\r\n-ERR wrong\r\nOK\n");
+    auto second = r.next(request_kind::whatsat);
+    REQUIRE(second);
+    CHECK(second->ok);
+    auto invalid = r.next(request_kind::whatsat); // "? ..." is one line
+    REQUIRE(invalid);
+    CHECK_FALSE(invalid->ok);
+    CHECK(r.next(request_kind::set)->ok);
+    CHECK_FALSE(r.next(request_kind::set)->ok);
+    CHECK(r.next(request_kind::line)->ok);
+    CHECK_FALSE(r.next(request_kind::line));
+    r.compact();
+    CHECK(r.pending() == 0);
+}
+
+TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every reply", "[load][process]")
+{
+    herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
+                                  herd::test::herd_server_command());
+    herd.start("Goloman");
+    const auto dir = herd::test::scratch_dir("herd-load-test-");
+    herd::test::child_process load({HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "-c", "4", "-d",
+                                    "8", "--command", "mix", "--count", "400", "--json"},
+                                   dir);
+    const auto line = load.stdout_line(30s);
+    REQUIRE(line);
+    CHECK(load.wait(10s) == 0);
+    std::filesystem::remove_all(dir);
+    const auto report = boost::json::parse(*line).as_object();
+    CHECK(report.at("replies").to_number<std::uint64_t>() == 400);
+    CHECK(report.at("ok").to_number<std::uint64_t>() == 400);
+    CHECK(report.at("errors").to_number<std::uint64_t>() == 0);
+    CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
+    CHECK(report.at("latency_us").at("p50").as_double() > 0);
+}
