@@ -146,13 +146,47 @@ store_log::store_log(std::filesystem::path file, location_store& store, fsync_po
         fail(file_, "cannot cut the store log");
     }
     compact_if_large(store);
+    syncer_ = std::jthread([this](std::stop_token stop) { sync_when_asked(std::move(stop)); });
 }
 
 store_log::~store_log()
 {
+    syncer_.request_stop();
+    if (syncer_.joinable()) {
+        syncer_.join();
+    }
     if (fd_ >= 0) {
         sync();
         ::close(fd_);
+    }
+}
+
+void store_log::sync_soon()
+{
+    flush();
+    if (!dirty_) {
+        return;
+    }
+    dirty_ = false;
+    {
+        const std::lock_guard lock(asked_mutex_);
+        sync_asked_ = true;
+    }
+    asked_.notify_one();
+}
+
+void store_log::sync_when_asked(std::stop_token stop)
+{
+    for (;;) {
+        {
+            std::unique_lock lock(asked_mutex_);
+            if (!asked_.wait(lock, stop, [this] { return sync_asked_; })) {
+                return; // stopping; the destructor syncs what is left
+            }
+            sync_asked_ = false;
+        }
+        const std::lock_guard lock(fd_mutex_);
+        ::fdatasync(fd_);
     }
 }
 
@@ -220,6 +254,7 @@ void store_log::rewrite(const location_store& store)
         ::fsync(dir);
         ::close(dir);
     }
+    const std::lock_guard lock(fd_mutex_);
     ::close(fd_);
     fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) {

@@ -7,7 +7,11 @@
 
 #include "herd/location_store.hpp"
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -54,6 +58,9 @@ public:
     void flush();
     // Flushes and makes everything so far durable (fdatasync), if needed.
     void sync();
+    // Flushes, and has a thread of the log's own make it durable soon: the
+    // periodic sync, which must not stall the event loop for the disk.
+    void sync_soon();
 
     bool flushed() const noexcept { return pending_.empty(); }
     bool synced() const noexcept { return pending_.empty() && !dirty_; }
@@ -70,9 +77,16 @@ private:
     fsync_policy policy_;
     int fd_ = -1;
     std::size_t lines_ = 0;
+    void sync_when_asked(std::stop_token stop);
+
     bool dirty_ = false;   // written since the last fdatasync
     std::string pending_; // appended, not yet written
     log_replay replayed_;
+    std::mutex fd_mutex_; // held by the syncing thread while it uses fd_, and while fd_ changes
+    std::mutex asked_mutex_;
+    std::condition_variable_any asked_;
+    bool sync_asked_ = false;
+    std::jthread syncer_; // last: started after, and stopped before, everything it uses
 };
 
 } // namespace herd
