@@ -79,8 +79,8 @@ int main(int argc, char** argv)
         setrlimit(RLIMIT_NOFILE, &limit);
     }
     asio::io_context io(1);
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                             static_cast<unsigned short>(std::atoi(argv[1]))));
+    tcp::acceptor acceptor(
+        io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::atoi(argv[1]))));
     asio::co_spawn(io, accept_loop(acceptor), [](std::exception_ptr e) {
         if (e) {
             std::rethrow_exception(e);

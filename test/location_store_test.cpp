@@ -21,8 +21,7 @@ TEST_CASE("the store keeps the newest record by client time", "[store]")
     location_store store;
     CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::stored);
     CHECK(store.update(record_of("AT Hands +0.100000000 kiwi +1+1 100")) == location_store::outcome::duplicate);
-    CHECK(store.update(record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) ==
-          location_store::outcome::stale);
+    CHECK(store.update(record_of("AT Goloman +0.100000000 kiwi +2+2 99.999999999")) == location_store::outcome::stale);
     CHECK(store.find("kiwi")->at_line == "AT Hands +0.100000000 kiwi +1+1 100");
     CHECK(store.update(record_of("AT Goloman +0.100000000 kiwi +2+2 100.000000001")) ==
           location_store::outcome::stored);

@@ -40,5 +40,6 @@ TEST_CASE("escape_for_log leaves printable bytes alone and escapes the rest", "[
 {
     CHECK(escape_for_log("IAMAT kiwi +1+1 1") == "IAMAT kiwi +1+1 1");
     CHECK(escape_for_log("a\tb\vc\fd") == R"(a\tb\vc\fd)");
-    CHECK(escape_for_log(std::string_view("\x00\x7f\xff", 3)) == R"(\x00\x7f)" "\xff");
+    CHECK(escape_for_log(std::string_view("\x00\x7f\xff", 3)) == R"(\x00\x7f)"
+                                                                 "\xff");
 }

@@ -77,10 +77,7 @@ struct run_state {
     int running = 0;
     std::unique_ptr<asio::steady_timer> deadline;
 
-    bool may_issue(clock_type::time_point now) const
-    {
-        return cfg.count > 0 ? issued < cfg.count : now < stop_at;
-    }
+    bool may_issue(clock_type::time_point now) const { return cfg.count > 0 ? issued < cfg.count : now < stop_at; }
 
     void record(const herd::load::reply_reader::reply& reply, const in_flight& asked, clock_type::time_point now)
     {
@@ -97,8 +94,7 @@ struct run_state {
 
 std::int64_t realtime_ns()
 {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -142,7 +138,7 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
                 break;
             case mode::mix:
                 kind = seq % static_cast<std::uint64_t>(cfg.whatsat_every) == 0 ? request_kind::whatsat
-                                                                                  : request_kind::iamat;
+                                                                                : request_kind::iamat;
                 break;
             case mode::set:
                 kind = request_kind::set;
@@ -266,8 +262,8 @@ asio::awaitable<void> run_load(run_state& run)
             std::cout << "herd-load: " << cfg.connections << " connections open, idle for " << cfg.duration << " s"
                       << std::endl;
         }
-        asio::steady_timer hold(executor, std::chrono::duration_cast<clock_type::duration>(
-                                              std::chrono::duration<double>(cfg.duration)));
+        asio::steady_timer hold(
+            executor, std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(cfg.duration)));
         co_await hold.async_wait(use_tuple);
         close_all(run);
         co_return;
@@ -281,7 +277,8 @@ asio::awaitable<void> run_load(run_state& run)
     run.stop_at = cfg.count > 0 ? clock_type::time_point::max() : run.measure_from + seconds(cfg.duration);
     // Replies still missing this long after the end are counted as lost.
     run.deadline = std::make_unique<asio::steady_timer>(executor);
-    run.deadline->expires_at(cfg.count > 0 ? run.start + std::chrono::minutes(10) : run.stop_at + std::chrono::seconds(10));
+    run.deadline->expires_at(cfg.count > 0 ? run.start + std::chrono::minutes(10)
+                                           : run.stop_at + std::chrono::seconds(10));
     run.deadline->async_wait([&run](boost::system::error_code ec) {
         if (!ec) {
             close_all(run);
@@ -322,9 +319,9 @@ void report(const run_state& run)
     const auto& h = run.latency;
     const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
     if (cfg.json) {
-        boost::json::object latency{{"p50", us(h.percentile(50))},     {"p90", us(h.percentile(90))},
-                                    {"p99", us(h.percentile(99))},     {"p99.9", us(h.percentile(99.9))},
-                                    {"max", us(h.max())},              {"mean", h.mean() / 1e3}};
+        boost::json::object latency{{"p50", us(h.percentile(50))}, {"p90", us(h.percentile(90))},
+                                    {"p99", us(h.percentile(99))}, {"p99.9", us(h.percentile(99.9))},
+                                    {"max", us(h.max())},          {"mean", h.mean() / 1e3}};
         boost::json::object out{{"target", cfg.host + ":" + cfg.port},
                                 {"command", cfg.command_name},
                                 {"connections", cfg.connections},
@@ -389,12 +386,12 @@ int main(int argc, char** argv)
     po::options_description options(
         "herd-load: a load generator for the herd, or any server that answers a line with a line.\n\n"
         "Usage: herd-load --port PORT [options]\n\nOptions");
-    options.add_options()("help,h", "print this help and exit")(
-        "host", po::value(&cfg.host)->default_value(cfg.host), "server to drive")(
+    options.add_options()("help,h", "print this help and exit")("host", po::value(&cfg.host)->default_value(cfg.host),
+                                                                "server to drive")(
         "port,p", po::value(&cfg.port)->required(), "its port")(
-        "connections,c", po::value(&cfg.connections)->default_value(cfg.connections), "connections at once")(
-        "depth,d", po::value(&cfg.depth)->default_value(cfg.depth),
-        "commands in flight per connection: 1 is request and reply, more is pipelined")(
+        "connections,c", po::value(&cfg.connections)->default_value(cfg.connections),
+        "connections at once")("depth,d", po::value(&cfg.depth)->default_value(cfg.depth),
+                               "commands in flight per connection: 1 is request and reply, more is pipelined")(
         "command", po::value(&cfg.command_name)->default_value(cfg.command_name),
         "iamat, whatsat, mix (IAMAT with a share of WHATSAT), set (Redis inline SET), line (IAMAT to a "
         "one-line-reply server), or idle (open the connections and hold them)")(

@@ -20,8 +20,8 @@ std::string format_time(std::int64_t time_ns)
     return {text, static_cast<std::size_t>(n)};
 }
 
-void append_request(std::string& out, request_kind kind, std::string_view client, location where,
-                    std::int64_t time_ns, int radius_km, int bound)
+void append_request(std::string& out, request_kind kind, std::string_view client, location where, std::int64_t time_ns,
+                    int radius_km, int bound)
 {
     switch (kind) {
     case request_kind::iamat:

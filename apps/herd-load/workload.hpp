@@ -26,8 +26,8 @@ struct location {
 // Appends one request with its '\n' to `out`. `time_ns` is the client's
 // clock for IAMAT (and SET's value); WHATSAT asks for `radius_km` and at
 // most `bound` places.
-void append_request(std::string& out, request_kind kind, std::string_view client, location where,
-                    std::int64_t time_ns, int radius_km = 10, int bound = 5);
+void append_request(std::string& out, request_kind kind, std::string_view client, location where, std::int64_t time_ns,
+                    int radius_km = 10, int bound = 5);
 
 // "+34.068930-118.445127", as the contract writes coordinates.
 std::string format_location(location where);

@@ -32,10 +32,10 @@ struct https_request {
 };
 
 struct https_result {
-    unsigned status = 0;       // 0: no HTTP answer, see `error`
+    unsigned status = 0; // 0: no HTTP answer, see `error`
     std::string body;
-    std::string error;         // why there is no answer
-    bool reused = false;       // came over a kept-alive connection
+    std::string error;   // why there is no answer
+    bool reused = false; // came over a kept-alive connection
 };
 
 // Verifies peers against the system store, plus `extra_ca` (PEM) if given.
@@ -44,8 +44,7 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_client_context(const std::fi
 
 class https_client {
 public:
-    https_client(boost::asio::any_io_executor executor, https_url url,
-                 std::shared_ptr<boost::asio::ssl::context> tls);
+    https_client(boost::asio::any_io_executor executor, https_url url, std::shared_ptr<boost::asio::ssl::context> tls);
     ~https_client();
     https_client(const https_client&) = delete;
     https_client& operator=(const https_client&) = delete;

@@ -28,7 +28,7 @@ struct client_session {
     boost::asio::ip::tcp::socket& socket;
     time_point last_line = std::chrono::steady_clock::now();
     time_point write_started = time_point::max(); // max: no write waiting
-    ended ended_by = ended::no;                    // set when the sweeper closed it
+    ended ended_by = ended::no;                   // set when the sweeper closed it
 };
 
 struct server::state : std::enable_shared_from_this<server::state> {

@@ -199,7 +199,8 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"log_dir", "log_level", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
+    refuse_unknown_keys(*table,
+                        {"log_dir", "log_level", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
                         source, "herd.");
     if (auto dir = optional_string(*table, "data_dir", source, "herd.")) {
         herd.data_dir = resolve(base_dir, *dir);

@@ -9,13 +9,13 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <stop_token>
-#include <thread>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace herd {
 
@@ -79,7 +79,7 @@ private:
     std::size_t lines_ = 0;
     void sync_when_asked(std::stop_token stop);
 
-    bool dirty_ = false;   // written since the last fdatasync
+    bool dirty_ = false;  // written since the last fdatasync
     std::string pending_; // appended, not yet written
     log_replay replayed_;
     std::mutex fd_mutex_; // held by the syncing thread while it uses fd_, and while fd_ changes

@@ -51,10 +51,10 @@ struct limits_config {
 };
 
 struct topology {
-    std::vector<server_config> servers;   // sorted by name
-    std::optional<std::string> secret;    // no secret: peers unauthenticated, loopback only
-    std::string secret_origin;            // where the secret came from, for the start-up log
-    std::filesystem::path log_dir;        // empty: "logs" under the working directory
+    std::vector<server_config> servers; // sorted by name
+    std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
+    std::string secret_origin;          // where the secret came from, for the start-up log
+    std::filesystem::path log_dir;      // empty: "logs" under the working directory
     // log_level = "info": every line in and out, as the contract asks;
     // "warn": only what went wrong (for measuring what logging costs).
     bool log_every_line = true;
