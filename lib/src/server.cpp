@@ -215,21 +215,6 @@ private:
     server::state& state_;
 };
 
-// Why a client's connection ended, when the server ended it.
-enum class closed_by { client, long_line, slow_reader, idle };
-
-closed_by why_closed(const client_session& session)
-{
-    switch (session.ended_by) {
-    case client_session::ended::idle:
-        return closed_by::idle;
-    case client_session::ended::slow_reader:
-        return closed_by::slow_reader;
-    default:
-        return closed_by::client;
-    }
-}
-
 // Writes and empties `replies`; false if the connection failed or the
 // sweeper dropped a client that read nothing for the send time-out. With
 // fsync = "always", what the replies acknowledge reaches the disk first.
@@ -270,8 +255,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             reader.finish(); // a last line with no '\n' is still a command
             more = false;
         } else if (ec) {
-            if (session.ended_by != client_session::ended::no) {
-                co_return why_closed(session);
+            if (session.closed != closed_by::client) {
+                co_return session.closed;
             }
             self->log->info("client {} gone: {}", client, ec.message());
             co_return closed_by::client;
@@ -307,11 +292,11 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             // A pipelining client that does not read cannot make replies
             // pile up here: past the bound they go out before more is read.
             if (replies.size() >= limits.reply_bytes && !co_await send_replies(*self, session, replies)) {
-                co_return why_closed(session);
+                co_return session.closed;
             }
         }
         if (!replies.empty() && !co_await send_replies(*self, session, replies)) {
-            co_return why_closed(session);
+            co_return session.closed;
         }
         if (reader.pending() > limits.line_bytes) {
             co_return closed_by::long_line;
@@ -336,14 +321,14 @@ asio::awaitable<void> sweep_clients(std::shared_ptr<server::state> self)
         const auto now = std::chrono::steady_clock::now();
         boost::system::error_code ignored;
         for (auto* session : self->clients) {
-            if (session->ended_by != client_session::ended::no) {
+            if (session->closed != closed_by::client) {
                 continue;
             }
             if (session->write_started != client_session::time_point::max() &&
                 now - session->write_started >= limits.send_timeout) {
-                session->ended_by = client_session::ended::slow_reader;
+                session->closed = closed_by::slow_reader;
             } else if (now - session->last_line >= limits.idle_timeout) {
-                session->ended_by = client_session::ended::idle;
+                session->closed = closed_by::idle;
             } else {
                 continue;
             }

@@ -17,10 +17,12 @@ namespace herd {
 
 class peer_link;
 
+// Why a client's connection ended: `client` unless the server ended it.
+enum class closed_by { client, long_line, slow_reader, idle };
+
 // A client connection as the sweeper sees it: when it last sent a whole
 // line, and since when a write to it has been waiting.
 struct client_session {
-    enum class ended { no, idle, slow_reader };
     using time_point = std::chrono::steady_clock::time_point;
 
     explicit client_session(boost::asio::ip::tcp::socket& s) : socket(s) {}
@@ -28,7 +30,7 @@ struct client_session {
     boost::asio::ip::tcp::socket& socket;
     time_point last_line = std::chrono::steady_clock::now();
     time_point write_started = time_point::max(); // max: no write waiting
-    ended ended_by = ended::no;                   // set when the sweeper closed it
+    closed_by closed = closed_by::client;         // idle or slow_reader once the sweeper has closed it
 };
 
 struct server::state : std::enable_shared_from_this<server::state> {
