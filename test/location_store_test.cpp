@@ -16,6 +16,18 @@ location_record record_of(std::string_view at_line)
 
 } // namespace
 
+TEST_CASE("a record finds its origin and client inside its AT line, made or parsed", "[store]")
+{
+    const std::string line = "AT Goloman +0.263873386 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
+    const auto made = location_record::make(line, 1, {});
+    const auto parsed = record_of(line);
+    for (const auto* r : {&made, &parsed}) {
+        CHECK(r->server() == "Goloman");
+        CHECK(r->client() == "kiwi.cs.ucla.edu");
+        CHECK(r->at_line == line);
+    }
+}
+
 TEST_CASE("the store keeps the newest record by client time", "[store]")
 {
     location_store store;

@@ -1,30 +1,43 @@
 #include "herd/location_store.hpp"
 
-#include <algorithm>
 #include <tuple>
 #include <utility>
 
 namespace herd {
 
+namespace {
+
+// The record owning `at_line`, whose origin and client are `server` and
+// `client`: views into `found_in`, the text the fields were found in (the
+// same characters as at_line), so only their offsets are taken from it.
+location_record with_fields(std::string at_line, std::string_view found_in, std::string_view server,
+                            std::string_view client, std::int64_t time_ns, geo_point where)
+{
+    const auto offset = [&](std::string_view field) {
+        return static_cast<std::uint16_t>(field.empty() ? 0 : field.data() - found_in.data());
+    };
+    location_record r{std::move(at_line), time_ns, where};
+    r.server_at = offset(server);
+    r.server_len = static_cast<std::uint16_t>(server.size());
+    r.client_at = offset(client);
+    r.client_len = static_cast<std::uint16_t>(client.size());
+    return r;
+}
+
+} // namespace
+
 location_record location_record::make(std::string at_line, std::int64_t time_ns, geo_point where)
 {
     // "AT <server> <skew> <client> <location> <time>"
-    const fields f = split_fields(at_line);
-    const auto offset = [&](std::string_view field) {
-        return static_cast<std::uint16_t>(field.empty() ? 0 : field.data() - at_line.data());
-    };
-    location_record r{{}, time_ns, where};
-    r.server_at = offset(f.at[1]);
-    r.server_len = static_cast<std::uint16_t>(f.at[1].size());
-    r.client_at = offset(f.at[3]);
-    r.client_len = static_cast<std::uint16_t>(f.at[3].size());
-    r.at_line = std::move(at_line);
-    return r;
+    const std::string_view found_in = at_line;
+    const fields f = split_fields(found_in);
+    return with_fields(std::move(at_line), found_in, f.at[1], f.at[3], time_ns, where);
 }
 
 location_record location_record::from(const at_record& parsed, std::string_view at_line)
 {
-    return make(std::string(at_line), parsed.time_ns, parsed.where);
+    // The parser found the fields already: no second split.
+    return with_fields(std::string(at_line), at_line, parsed.server, parsed.client, parsed.time_ns, parsed.where);
 }
 
 bool newer_than(const location_record& a, const location_record& b) noexcept

@@ -25,6 +25,7 @@ struct location_record {
 
     // A record for an AT line whose time and place are already parsed.
     static location_record make(std::string at_line, std::int64_t time_ns, geo_point where);
+    // A record for `at_line`, the line `parsed` was parsed from.
     static location_record from(const at_record& parsed, std::string_view at_line);
 
     std::string_view server() const noexcept { return std::string_view(at_line).substr(server_at, server_len); }
