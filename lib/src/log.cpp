@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <iterator>
 #include <mutex>
 #include <stdexcept>
 
@@ -68,10 +67,10 @@ private:
 class buffered_file_sink final : public spdlog::sinks::base_sink<std::mutex> {
 public:
     explicit buffered_file_sink(const std::filesystem::path& file)
-        : fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)), file_(file.string())
+        : fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644))
     {
         if (fd_ < 0) {
-            throw std::runtime_error("cannot open the log " + file_ + ": " + std::strerror(errno));
+            throw std::runtime_error("cannot open the log " + file.string() + ": " + std::strerror(errno));
         }
         buffer_.reserve(capacity);
     }
@@ -115,7 +114,6 @@ private:
     }
 
     int fd_;
-    std::string file_;
     std::string buffer_;
 };
 

@@ -77,11 +77,21 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& file)
     }
 }
 
+// Appends the log line for `at_line`, with its '\n': the one place the
+// line's form is written, for appends, snapshots and format_log_line.
+void append_log_line(std::string& out, std::string_view at_line)
+{
+    fmt::format_to(std::back_inserter(out), "{:08x} {}\n", crc32(at_line), at_line);
+}
+
 } // namespace
 
 std::string format_log_line(std::string_view at_line)
 {
-    return fmt::format("{:08x} {}", crc32(at_line), at_line);
+    std::string line;
+    append_log_line(line, at_line);
+    line.pop_back();
+    return line;
 }
 
 std::optional<at_record> parse_log_line(std::string_view line) noexcept
@@ -192,7 +202,7 @@ void store_log::sync_when_asked(std::stop_token stop)
 
 void store_log::append(std::string_view at_line)
 {
-    fmt::format_to(std::back_inserter(pending_), "{:08x} {}\n", crc32(at_line), at_line);
+    append_log_line(pending_, at_line);
     ++lines_;
 }
 
@@ -234,8 +244,7 @@ void store_log::rewrite(const location_store& store)
     }
     std::string chunk;
     store.for_each([&](std::string_view, const location_record& r) {
-        chunk += format_log_line(r.at_line);
-        chunk += '\n';
+        append_log_line(chunk, r.at_line);
         if (chunk.size() > 1 << 20) {
             write_all(fd, chunk, temporary);
             chunk.clear();

@@ -72,13 +72,12 @@ public:
 
 private:
     void rewrite(const location_store& store);
+    void sync_when_asked(std::stop_token stop);
 
     std::filesystem::path file_;
     fsync_policy policy_;
     int fd_ = -1;
     std::size_t lines_ = 0;
-    void sync_when_asked(std::stop_token stop);
-
     bool dirty_ = false;  // written since the last fdatasync
     std::string pending_; // appended, not yet written
     log_replay replayed_;
