@@ -125,25 +125,25 @@ DEFAULT_HERD = {
 }
 
 
-def herd_toml(servers: dict[str, list[str]], ports: dict[str, int], *, fsync: str = "batch",
-              log_level: str = "info", places: str = 'provider = "local"\n') -> str:
-    text = ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n"
-            f"fsync = \"{fsync}\"\nlog_level = \"{log_level}\"\n\n[places]\n{places}\n"
-            "[limits]\nconnections = 20000\n\n")
+def servers_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
+    text = ""
     for name, neighbours in servers.items():
         quoted = ", ".join(f'"{n}"' for n in neighbours)
         text += f"[servers.{name}]\nport = {ports[name]}\nneighbors = [{quoted}]\n\n"
     return text
+
+
+def herd_toml(servers: dict[str, list[str]], ports: dict[str, int], *, fsync: str = "batch",
+              log_level: str = "info", places: str = 'provider = "local"\n') -> str:
+    return ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n"
+            f"fsync = \"{fsync}\"\nlog_level = \"{log_level}\"\n\n[places]\n{places}\n"
+            "[limits]\nconnections = 20000\n\n" + servers_toml(servers, ports))
 
 
 def reference_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
     """The same topology for the references, which know no store, fsync,
     log level or limits: they keep their stores in memory and log every line."""
-    text = "[herd]\nlog_dir = \"logs\"\n\n[places]\nprovider = \"local\"\n\n"
-    for name, neighbours in servers.items():
-        quoted = ", ".join(f'"{n}"' for n in neighbours)
-        text += f"[servers.{name}]\nport = {ports[name]}\nneighbors = [{quoted}]\n\n"
-    return text
+    return "[herd]\nlog_dir = \"logs\"\n\n[places]\nprovider = \"local\"\n\n" + servers_toml(servers, ports)
 
 
 class System:

@@ -92,6 +92,11 @@ struct run_state {
     }
 };
 
+clock_type::duration seconds(double s)
+{
+    return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
+}
+
 std::int64_t realtime_ns()
 {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -112,9 +117,7 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
     std::int64_t last_time = 0;
     const herd::load::location where;
     asio::steady_timer pace(socket.get_executor());
-    const auto interval = cfg.rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
-                                             std::chrono::duration<double>(cfg.connections / cfg.rate))
-                                       : clock_type::duration::zero();
+    const auto interval = cfg.rate > 0 ? seconds(cfg.connections / cfg.rate) : clock_type::duration::zero();
     // Paced connections are spread evenly over one interval.
     auto next_due = run.start + interval * index / cfg.connections;
 
@@ -262,17 +265,13 @@ asio::awaitable<void> run_load(run_state& run)
             std::cout << "herd-load: " << cfg.connections << " connections open, idle for " << cfg.duration << " s"
                       << std::endl;
         }
-        asio::steady_timer hold(
-            executor, std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(cfg.duration)));
+        asio::steady_timer hold(executor, seconds(cfg.duration));
         co_await hold.async_wait(use_tuple);
         close_all(run);
         co_return;
     }
 
     run.start = clock_type::now();
-    const auto seconds = [](double s) {
-        return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
-    };
     run.measure_from = cfg.count > 0 ? run.start : run.start + seconds(cfg.warmup);
     run.stop_at = cfg.count > 0 ? clock_type::time_point::max() : run.measure_from + seconds(cfg.duration);
     // Replies still missing this long after the end are counted as lost.
