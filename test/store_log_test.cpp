@@ -121,3 +121,43 @@ TEST_CASE("a log grown past twice the store is rewritten as a snapshot", "[store
     CHECK(reread.find("kiwi")->at_line == "AT Goloman +0.000000000 kiwi +1+1 12999");
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("records appended while a snapshot is written follow it in the new log", "[store-log]")
+{
+    const auto policy = GENERATE(fsync_policy::batch, fsync_policy::always);
+    const auto dir = scratch_dir("herd-store-");
+    const auto file = dir / "Goloman.store";
+    location_store store;
+    const auto add = [&](store_log& log, const std::string& at) {
+        auto record = parse_at_line(at);
+        store.update(location_record::from(*record, at));
+        log.append(at);
+    };
+    {
+        store_log log(file, store, policy);
+        for (int i = 0; i < 10000; ++i) {
+            add(log, "AT Goloman +0.000000000 kiwi +1+1 " + std::to_string(1000 + i));
+        }
+        log.flush();
+        REQUIRE(log.compact_if_large(store));
+        CHECK_FALSE(log.compact_if_large(store)); // one at a time
+        // While its thread writes, the old log keeps taking records.
+        add(log, "AT Goloman +0.000000000 apple +2+2 5");
+        add(log, "AT Goloman +0.000000000 kiwi +1+1 20000");
+        log.flush();
+        log.finish_compaction();
+        add(log, "AT Goloman +0.000000000 plum +3+3 6");
+        log.sync();
+        const std::string text = read_file(file);
+        CHECK(std::count(text.begin(), text.end(), '\n') == 4); // kiwi's snapshot, apple, kiwi, plum
+        CHECK_FALSE(std::filesystem::exists(dir / "Goloman.store.new"));
+    }
+    location_store reread;
+    store_log again(file, reread, policy);
+    CHECK(reread.size() == 3);
+    CHECK(reread.find("kiwi")->at_line == "AT Goloman +0.000000000 kiwi +1+1 20000");
+    CHECK(reread.find("apple") != nullptr);
+    CHECK(reread.find("plum") != nullptr);
+    CHECK(reread.digest() == store.digest());
+    std::filesystem::remove_all(dir);
+}

@@ -133,14 +133,17 @@ location_store::outcome server::state::store_and_propagate(location_record recor
 
 namespace {
 
-std::string handle_iamat(server::state& self, const iamat_command& cmd, std::int64_t now_ns)
+// Appends the AT reply for `cmd` to `replies`.
+void handle_iamat(server::state& self, const iamat_command& cmd, std::int64_t now_ns, std::string& replies)
 {
     ++self.stats.iamat;
-    std::string at_line = format_at(self.me.name, now_ns - cmd.time_ns, cmd);
+    // The record owns the one copy of the line; the reply is copied from it.
+    auto record = location_record::make(format_at(self.me.name, now_ns - cmd.time_ns, cmd), cmd.time_ns, cmd.where);
+    replies += record.at_line;
+    replies += '\n';
     // A stale IAMAT still gets its AT reply; it just neither replaces the
     // stored record nor travels.
-    self.store_and_propagate(location_record::make(at_line, cmd.time_ns, cmd.where), {});
-    return at_line;
+    self.store_and_propagate(std::move(record), {});
 }
 
 asio::awaitable<boost::json::object> search_places(std::shared_ptr<places_source> source, places_query query)
@@ -277,8 +280,7 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             const std::size_t before = replies.size();
             const command cmd = parse_command(*line, limits.client_id_bytes);
             if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
-                replies += handle_iamat(*self, *iamat, now_ns);
-                replies += '\n';
+                handle_iamat(*self, *iamat, now_ns, replies);
             } else if (const auto* whatsat = std::get_if<whatsat_command>(&cmd)) {
                 co_await handle_whatsat(self, *whatsat, *line, replies);
             } else if (std::holds_alternative<invalid_line>(cmd)) {

@@ -84,6 +84,42 @@ void append_log_line(std::string& out, std::string_view at_line)
     fmt::format_to(std::back_inserter(out), "{:08x} {}\n", crc32(at_line), at_line);
 }
 
+std::filesystem::path snapshot_path(const std::filesystem::path& file)
+{
+    return file.string() + ".new";
+}
+
+// Writes `text` to a new file and makes it durable; returns the file, open
+// for appends. Runs on the snapshot's own thread, or on the caller's when
+// the log is opened.
+int write_snapshot(const std::filesystem::path& file, std::string_view text)
+{
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fail(file, "cannot write a snapshot");
+    }
+    try {
+        write_all(fd, text, file);
+        if (::fdatasync(fd) != 0) {
+            fail(file, "fdatasync");
+        }
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    return fd;
+}
+
+// A rename is durable only once its directory is synced.
+void sync_directory(const std::filesystem::path& file)
+{
+    if (const int dir = ::open(file.has_parent_path() ? file.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
+        dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+    }
+}
+
 } // namespace
 
 std::string format_log_line(std::string_view at_line)
@@ -155,12 +191,22 @@ store_log::store_log(std::filesystem::path file, location_store& store, fsync_po
     if (::ftruncate(fd_, static_cast<off_t>(text.size() - replayed_.cut_bytes)) != 0 || ::lseek(fd_, 0, SEEK_END) < 0) {
         fail(file_, "cannot cut the store log");
     }
-    compact_if_large(store);
+    if (compact_if_large(store)) {
+        finish_snapshot(true); // before the first append: nothing to wait for but the disk
+    }
     syncer_ = std::jthread([this](std::stop_token stop) { sync_when_asked(std::move(stop)); });
 }
 
 store_log::~store_log()
 {
+    try {
+        finish_compaction();
+    } catch (const std::exception&) {
+        // The old file is still whole: the snapshot is simply not used.
+    }
+    if (snapshotter_.joinable()) {
+        snapshotter_.join();
+    }
     syncer_.request_stop();
     if (syncer_.joinable()) {
         syncer_.join();
@@ -202,16 +248,30 @@ void store_log::sync_when_asked(std::stop_token stop)
 
 void store_log::append(std::string_view at_line)
 {
+    const auto before = pending_.size();
     append_log_line(pending_, at_line);
     ++lines_;
+    if (snapshotting_) {
+        // The snapshot has the store as it was: this line must follow it.
+        since_snapshot_.append(pending_, before);
+        ++since_lines_;
+    }
 }
 
-void store_log::flush()
+void store_log::write_pending()
 {
     if (!pending_.empty()) {
         write_all(fd_, pending_, file_);
         pending_.clear();
         dirty_ = true;
+    }
+}
+
+void store_log::flush()
+{
+    write_pending();
+    if (snapshotting_ && snapshot_written_.load(std::memory_order_acquire)) {
+        finish_snapshot(false);
     }
 }
 
@@ -226,53 +286,91 @@ void store_log::sync()
 
 bool store_log::compact_if_large(const location_store& store)
 {
-    if (lines_ < compact_floor || lines_ < 2 * store.size()) {
+    if (snapshotting_ || lines_ < compact_floor || lines_ < 2 * store.size()) {
         return false;
     }
-    rewrite(store);
+    if (snapshotter_.joinable()) {
+        snapshotter_.join(); // the last snapshot's clean-up, long finished
+    }
+    // The records are copied out on the caller's thread, the only one that
+    // may read the store; writing and syncing them, the part that waits on
+    // the disk, is done on a thread of the snapshot's own.
+    std::size_t bytes = 0;
+    store.for_each([&](std::string_view, const location_record& r) { bytes += r.at_line.size() + 10; });
+    std::string text;
+    text.reserve(bytes);
+    store.for_each([&](std::string_view, const location_record& r) { append_log_line(text, r.at_line); });
+    snapshot_lines_ = store.size();
+    since_snapshot_.clear();
+    since_lines_ = 0;
+    snapshotting_ = true;
+    snapshot_written_.store(false, std::memory_order_relaxed);
+    snapshotter_ = std::jthread([this, text = std::move(text)] {
+        try {
+            snapshot_fd_ = write_snapshot(snapshot_path(file_), text);
+        } catch (...) {
+            snapshot_error_ = std::current_exception();
+        }
+        snapshot_written_.store(true, std::memory_order_release);
+    });
     return true;
 }
 
-void store_log::rewrite(const location_store& store)
+void store_log::finish_snapshot(bool wait)
 {
-    // A new file beside the old, synced, then renamed over it: a crash
-    // leaves one or the other, whole.
-    const auto temporary = std::filesystem::path(file_.string() + ".new");
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fail(temporary, "cannot write a snapshot");
+    std::unique_lock lock(fd_mutex_, std::defer_lock);
+    if (wait) {
+        snapshotter_.join();
+        lock.lock();
+    } else if (!lock.try_lock()) {
+        return; // the periodic fdatasync has the old file: switch at the next flush, not wait for the disk
     }
-    std::string chunk;
-    store.for_each([&](std::string_view, const location_record& r) {
-        append_log_line(chunk, r.at_line);
-        if (chunk.size() > 1 << 20) {
-            write_all(fd, chunk, temporary);
-            chunk.clear();
+    if (snapshotter_.joinable()) {
+        snapshotter_.join(); // it has just said it is done
+    }
+    // What is pending is in the snapshot already, and goes to the old file
+    // (which must stay whole until the rename), not after the snapshot.
+    write_pending();
+    snapshotting_ = false;
+    if (snapshot_error_) {
+        since_snapshot_.clear();
+        std::rethrow_exception(std::exchange(snapshot_error_, nullptr));
+    }
+    // Until the rename the old file holds every record, so a crash at any
+    // point leaves one whole log or the other.
+    const int fd = std::exchange(snapshot_fd_, -1);
+    const bool always = policy_ == fsync_policy::always;
+    try {
+        write_all(fd, since_snapshot_, file_);
+        since_snapshot_.clear();
+        // Under "always", acknowledged records must be durable in the file
+        // the rename makes the log, and the rename before the next
+        // acknowledgement.
+        if (always && ::fdatasync(fd) != 0) {
+            fail(file_, "fdatasync");
         }
-    });
-    write_all(fd, chunk, temporary);
-    if (::fdatasync(fd) != 0) {
+        if (::rename(snapshot_path(file_).c_str(), file_.c_str()) != 0) {
+            fail(file_, "cannot rename the snapshot over the log");
+        }
+    } catch (...) {
         ::close(fd);
-        fail(temporary, "fdatasync");
+        throw;
     }
-    ::close(fd);
-    std::filesystem::rename(temporary, file_);
-    // The rename itself is durable only once the directory is synced.
-    if (const int dir = ::open(file_.has_parent_path() ? file_.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
-        dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
+    if (always) {
+        sync_directory(file_);
     }
-    const std::lock_guard lock(fd_mutex_);
-    ::close(fd_);
-    fd_ = ::open(file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd_ < 0) {
-        fail(file_, "cannot reopen the store log");
-    }
-    lines_ = store.size();
-    // The snapshot holds every record, those not yet written included.
-    pending_.clear();
-    dirty_ = false;
+    const int old = std::exchange(fd_, fd);
+    lock.unlock();
+    lines_ = snapshot_lines_ + since_lines_;
+    dirty_ = !always;
+    // Closing the replaced file frees its blocks, which can take as long as
+    // a sync: off this thread too, with the directory's sync under "batch".
+    snapshotter_ = std::jthread([this, old, always] {
+        if (!always) {
+            sync_directory(file_);
+        }
+        ::close(old);
+    });
 }
 
 } // namespace herd

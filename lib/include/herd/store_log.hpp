@@ -7,8 +7,10 @@
 
 #include "herd/location_store.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -54,7 +56,8 @@ public:
     // arrived in one turn of the event loop, not one per record.
     void append(std::string_view at_line);
     // Hands what was appended to the kernel: it survives the process
-    // being killed, not yet the machine failing.
+    // being killed, not yet the machine failing. Also puts a snapshot in
+    // place once its thread has written it.
     void flush();
     // Flushes and makes everything so far durable (fdatasync), if needed.
     void sync();
@@ -64,14 +67,26 @@ public:
 
     bool flushed() const noexcept { return pending_.empty(); }
     bool synced() const noexcept { return pending_.empty() && !dirty_; }
-    // Rewrites the file as the store's records alone, when the log has
-    // grown past twice the store (and past a floor); true if it did.
+    // Starts rewriting the file as the store's records alone, when the
+    // log has grown past twice the store (and past a floor); true if it
+    // did. The records are copied here; the writing and syncing happen on a
+    // thread of the snapshot's own, and a later flush() puts the snapshot,
+    // followed by the lines appended meanwhile, in place of the log.
     bool compact_if_large(const location_store& store);
+    // Waits for a snapshot being written and puts it in place (for tests;
+    // the destructor does the same).
+    void finish_compaction()
+    {
+        if (snapshotting_) {
+            finish_snapshot(true);
+        }
+    }
 
     fsync_policy policy() const noexcept { return policy_; }
 
 private:
-    void rewrite(const location_store& store);
+    void write_pending();
+    void finish_snapshot(bool wait);
     void sync_when_asked(std::stop_token stop);
 
     std::filesystem::path file_;
@@ -82,6 +97,17 @@ private:
     std::string pending_; // appended, not yet written
     log_replay replayed_;
     std::mutex fd_mutex_; // held by the syncing thread while it uses fd_, and while fd_ changes
+
+    // A snapshot being written: the lines appended since it was taken, and
+    // what its thread hands back (read once snapshot_written_ is set).
+    bool snapshotting_ = false;
+    std::size_t snapshot_lines_ = 0;
+    std::string since_snapshot_;
+    std::size_t since_lines_ = 0;
+    int snapshot_fd_ = -1;
+    std::exception_ptr snapshot_error_;
+    std::atomic<bool> snapshot_written_{false};
+    std::jthread snapshotter_; // writes a snapshot, or closes the file it replaced
     std::mutex asked_mutex_;
     std::condition_variable_any asked_;
     bool sync_asked_ = false;
