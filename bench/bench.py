@@ -58,6 +58,20 @@ def free_port() -> int:
             return port
 
 
+# Where servers and the generator run: set by main(). On two or more cores
+# every server goes on one core and herd-load on another, so that neither
+# is scheduled onto the other's core (a perf sched trace of unpinned runs
+# showed a sixth of herd-load's time on the server's core, which is what
+# made the paced p99 tail), and every system is measured alike.
+SERVER_CPUS: set[int] | None = None
+LOAD_CPUS: set[int] | None = None
+
+
+def on_cpus(cpus: set[int] | None):
+    """A preexec_fn that confines a child, and every thread it starts, to `cpus`."""
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -78,13 +92,15 @@ class Process:
     cwd: Path
     env: dict[str, str] | None = None
     ready: str = "clients on"
+    pinned: bool = True  # on SERVER_CPUS, if set
     proc: subprocess.Popen | None = None
     started_in: float = 0.0
 
     def start(self, timeout: float = 20.0) -> None:
         began = time.perf_counter()
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=on_cpus(SERVER_CPUS if self.pinned else None))
         deadline = began + timeout
         seen = []
         while time.perf_counter() < deadline:
@@ -174,6 +190,7 @@ class System:
 
 class HerdSystem(System):
     def __init__(self, bench, key, label, servers=None, fsync="batch", log_level="info", places=None, env=None):
+        self.pinned = True
         self.key = key
         self.label = label
         self.servers = servers or {"Goloman": []}
@@ -193,7 +210,7 @@ class HerdSystem(System):
         # Goloman first: it is where every load goes.
         for name in self.servers:
             p = Process(f"{self.key}/{name}", [str(self.bench.build / "apps/herd-server/herd-server"), "--name", name,
-                                               "--config", "herd.toml"], self.dir, env)
+                                               "--config", "herd.toml"], self.dir, env, pinned=self.pinned)
             p.start()
             self.processes.append(p)
         self.port = ports["Goloman"]
@@ -310,7 +327,7 @@ class Bench:
     def load(self, system: System, args: list[str], command: str | None = None) -> dict:
         argv = [str(self.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command",
                 command or system.command, "--json"] + args
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=600, preexec_fn=on_cpus(LOAD_CPUS))
         if out.returncode != 0 and not out.stdout.strip():
             raise RuntimeError(f"herd-load failed against {system.label}: {out.stderr}")
         run = json.loads(out.stdout.strip().splitlines()[-1])
@@ -319,13 +336,20 @@ class Bench:
         return run
 
     def measure(self, system: System, load: Load, command: str | None = None) -> Result:
-        result = self.results.setdefault((system.key, load.key), Result())
+        return self.measure_side_by_side([system], load, command)[0]
+
+    def measure_side_by_side(self, systems: list[System], load: Load, command: str | None = None) -> list[Result]:
+        """Runs `load` on each system in turn, run after run (A B C, A B C,
+        ...), so a slow spell of the machine falls on all of them alike."""
+        results = [self.results.setdefault((system.key, load.key), Result()) for system in systems]
         timing = ["--duration", str(self.args.seconds), "--warmup", str(self.args.warmup)]
         for _ in range(self.args.runs):
-            result.add(self.load(system, load.args + timing, command))
-        self.say(f"  {system.label:<22} {load.label:<34} {median(result.throughput):>10,.0f}/s  "
-                 f"p99 {median(result.p99) / 1000:.3f} ms")
-        return result
+            for system, result in zip(systems, results):
+                result.add(self.load(system, load.args + timing, command))
+        for system, result in zip(systems, results):
+            self.say(f"  {system.label:<22} {load.label:<34} {median(result.throughput):>10,.0f}/s  "
+                     f"p99 {median(result.p99) / 1000:.3f} ms")
+        return results
 
     def say(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -409,34 +433,46 @@ def run_suite(bench: Bench) -> None:
         RedisSystem(bench),
         LineSystem(bench),
     ]
+    bench.say("throughput and latency (median of runs):")
+    # The targets compare Herd with Redis and the floor: those run side by
+    # side, all started at once, their runs taken in turn.
+    side_by_side = [s for s in systems if s.key in ("herd", "herd-nolog", "redis", "line")]
+    try:
+        for system in side_by_side:
+            system.start()
+        for key in ("rr64", "pipe64"):
+            bench.measure_side_by_side(side_by_side, LOADS[key])
+        half_load(bench, [s for s in side_by_side if s.key != "herd-nolog"])
+    finally:
+        for system in side_by_side:
+            system.stop()
     which = {
-        "herd": ["rr1", "rr64", "rr1000", "pipe64", "new64"],
+        "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
-        "herd-nolog": ["rr64", "pipe64"],
         "herd-always": ["rr64", "pipe64"],
         "python": ["rr1", "rr64", "rr1000", "pipe64"],
         "python5": ["rr64", "pipe64"],
         "node": ["rr1", "rr64", "rr1000", "pipe64"],
-        "redis": ["rr1", "rr64", "rr1000", "pipe64", "new64"],
-        "line": ["rr1", "rr64", "rr1000", "pipe64"],
+        "redis": ["rr1", "rr1000", "new64"],
+        "line": ["rr1", "rr1000"],
     }
-    bench.say("throughput and latency (median of runs):")
     for system in systems:
+        if system.key not in which:
+            continue
         system.start()
         try:
             for key in which[system.key]:
                 bench.measure(system, LOADS[key])
             if system.key == "herd":
-                half_load(bench, system)
                 whatsat(bench, system, "whatsat-local", "WHATSAT, offline places")
-            if system.key in ("redis", "line"):
-                # The same paced load as Herd's half of peak: what p99 the
-                # generator and loopback alone give at that rate.
-                half_load(bench, system)
             if system.key == "herd5":
                 # On a herd restarted idle: the queues the loads above
-                # filled must not delay or add to what is counted.
+                # filled must not delay or add to what is counted. At this
+                # light load the five servers may use both cores: a hop is
+                # a wake-up of the next server, which need not wait for the
+                # one before it to sleep.
                 system.stop()
+                system.pinned = False
                 system.start()
                 propagation(bench, system)
         finally:
@@ -457,12 +493,14 @@ def run_suite(bench: Bench) -> None:
     startup(bench, python, node)
 
 
-def half_load(bench: Bench, system: System) -> None:
+def half_load(bench: Bench, systems: list[System]) -> None:
+    """Herd, and the others at the very same rate: half of Herd's peak
+    request-reply rate, paced."""
     peak = median(bench.results[("herd", "rr64")].throughput)
     rate = peak / 2
     load = Load("half64", f"IAMAT, 64 conns, paced {rate:,.0f}/s", ["-c", "64", "--ids", "repeated", "--rate",
                                                                      f"{rate:.0f}"])
-    bench.measure(system, load)
+    bench.measure_side_by_side(systems, load)
     bench.extra["half_rate"] = rate
 
 
@@ -550,7 +588,7 @@ def memory(bench: Bench, python, node) -> None:
             before = rss_bytes(system.entry.pid)
             argv = [str(bench.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command", "idle",
                     "-c", str(idle), "--duration", "3", "--json"]
-            holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+            holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=on_cpus(LOAD_CPUS))
             opened = holder.stdout.readline()
             if '"open"' not in opened:
                 raise RuntimeError(f"{system.label}: herd-load could not open {idle} connections")
@@ -735,7 +773,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1_000_000, help="new clients for the memory figure")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
     args = parser.parse_args()
+
+    global SERVER_CPUS, LOAD_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2 and not args.no_pin:
+        LOAD_CPUS, SERVER_CPUS = {cpus[0]}, {cpus[1]}
 
     # Ten thousand connections on each side of loopback.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -752,8 +796,10 @@ def main() -> int:
         shutil.rmtree(bench.scratch, ignore_errors=True)
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
                          text=True).stdout.strip()
+    placement = (f"servers on CPU {min(SERVER_CPUS)}, herd-load on CPU {min(LOAD_CPUS)}" if SERVER_CPUS
+                 else "unpinned")
     print(f"# Herd benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
-          f"{time.time() - began:.0f} s\n")
+          f"{placement}, {time.time() - began:.0f} s\n")
     print(table(bench))
     print()
     print(targets(bench))
