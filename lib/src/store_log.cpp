@@ -320,14 +320,13 @@ void store_log::finish_snapshot(bool wait)
 {
     std::unique_lock lock(fd_mutex_, std::defer_lock);
     if (wait) {
-        snapshotter_.join();
         lock.lock();
     } else if (!lock.try_lock()) {
         return; // the periodic fdatasync has the old file: switch at the next flush, not wait for the disk
     }
-    if (snapshotter_.joinable()) {
-        snapshotter_.join(); // it has just said it is done
-    }
+    // The snapshot's thread never takes fd_mutex_; unless `wait`, it has
+    // already said it is done.
+    snapshotter_.join();
     // What is pending is in the snapshot already, and goes to the old file
     // (which must stay whole until the rename), not after the snapshot.
     write_pending();
