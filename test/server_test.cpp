@@ -9,6 +9,7 @@
 #include "support/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -197,6 +198,53 @@ TEST_CASE("pipelined commands see each other's effects in order", "[server][what
                                           "AT Goloman +0.223372000 kiwi +34.063057-118.446680 1621464828\n{"));
         CHECK_THAT(reply, Catch::Contains("\"name\" : \"Diddy Riese\""));
         CHECK(reply.substr(reply.size() - 3) == "}\n\n");
+    });
+}
+
+TEST_CASE("replies that overflow the socket's buffers arrive whole and in order", "[server]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        const auto herd = small_herd(std::nullopt);
+        server goloman(io, herd, "Goloman", options_with());
+        goloman.start();
+        // A client with a small receive buffer that reads slowly while it
+        // writes its lines: the server's non-blocking send of a batch finds
+        // the socket full part way, and the rest goes out when the client
+        // drains it.
+        std::string request;
+        std::string expected;
+        for (int i = 0; i < 100000; ++i) {
+            const std::string id = "c" + std::to_string(i);
+            request += "IAMAT " + id + " +34.068930-118.445127 1621464827\n";
+            expected += "AT Goloman +1.223372000 " + id + " +34.068930-118.445127 1621464827\n";
+        }
+        tcp::socket socket(io);
+        socket.open(tcp::v4());
+        socket.set_option(asio::socket_base::receive_buffer_size(4096));
+        client c(std::move(socket));
+        co_await c.connect(port_of(herd, "Goloman"));
+        auto send = c.send(request);
+        auto read = [&]() -> asio::awaitable<std::string> {
+            std::string got;
+            std::array<char, 4096> chunk{};
+            asio::steady_timer pause(io);
+            while (got.size() < expected.size()) {
+                const auto into = asio::buffer(chunk);
+                auto [ec, n] = co_await c.socket().async_read_some(into, asio::as_tuple(asio::use_awaitable));
+                if (ec) {
+                    break;
+                }
+                got.append(chunk.data(), n);
+                pause.expires_after(std::chrono::microseconds(200));
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+            co_return got;
+        };
+        auto reading = read();
+        const std::string replies = co_await (std::move(send) && std::move(reading));
+        CHECK(replies.size() == expected.size());
+        CHECK(replies == expected);
     });
 }
 

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <tuple>
 
 namespace herd {
 
@@ -230,16 +231,27 @@ asio::awaitable<bool> send_replies(server::state& self, client_session& session,
             // Yield once, so every connection whose bytes came in this turn
             // of the loop appends its records first: then one write (and one
             // fdatasync) covers them all, as Redis's beforeSleep does.
-            auto executor = co_await asio::this_coro::executor;
-            co_await asio::post(executor, asio::use_awaitable);
+            co_await asio::post(asio::use_awaitable);
             if (!ready()) {
                 always ? self.disk->sync() : self.disk->flush();
             }
         }
     }
-    session.write_started = std::chrono::steady_clock::now();
-    auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(replies), use_tuple);
-    session.write_started = client_session::time_point::max();
+    // Replies nearly always fit in the socket's send buffer, and then one
+    // non-blocking send finishes them in this turn of the loop: no
+    // asynchronous operation, no completion queued and resumed later. Only
+    // what does not fit waits in async_write, watched by the sweeper.
+    boost::system::error_code ec;
+    const std::size_t sent = session.socket.write_some(asio::buffer(replies), ec);
+    if (ec && ec != asio::error::would_block) {
+        co_return false;
+    }
+    if (sent < replies.size()) {
+        session.write_started = std::chrono::steady_clock::now();
+        const auto rest = asio::buffer(replies) + sent;
+        std::tie(ec, std::ignore) = co_await asio::async_write(session.socket, rest, use_tuple);
+        session.write_started = client_session::time_point::max();
+    }
     replies.clear();
     co_return !ec;
 }
@@ -250,7 +262,13 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
     const auto& limits = self->herd.limits;
     detail::line_reader reader;
     std::string replies;
-    for (bool more = true; more;) {
+    for (bool more = true, replied = false; more;) {
+        if (replied) {
+            // The client has only just got its replies: a read now would
+            // find nothing, and cost a recv that fails and a wait in epoll.
+            // After one turn of the loop its next line is often there.
+            co_await asio::post(asio::use_awaitable);
+        }
         auto space = reader.prepare();
         auto [ec, n] = co_await session.socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         reader.commit(n);
@@ -297,7 +315,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
                 co_return session.closed;
             }
         }
-        if (!replies.empty() && !co_await send_replies(*self, session, replies)) {
+        replied = !replies.empty();
+        if (replied && !co_await send_replies(*self, session, replies)) {
             co_return session.closed;
         }
         if (reader.pending() > limits.line_bytes) {
@@ -342,6 +361,13 @@ asio::awaitable<void> sweep_clients(std::shared_ptr<server::state> self)
 
 asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
 {
+    // send_replies tries a send before it waits; without this, a send
+    // that would block would block the whole loop.
+    boost::system::error_code failed;
+    socket.non_blocking(true, failed);
+    if (failed) {
+        co_return;
+    }
     client_session session(socket);
     const registration<client_session> registered(self->clients, session);
     const std::string client = describe(socket);
