@@ -43,3 +43,44 @@ TEST_CASE("escape_for_log leaves printable bytes alone and escapes the rest", "[
     CHECK(escape_for_log(std::string_view("\x00\x7f\xff", 3)) == R"(\x00\x7f)"
                                                                  "\xff");
 }
+
+TEST_CASE("escape_for_log finds a byte to escape wherever it sits in a long line", "[log]")
+{
+    // The scan goes eight bytes at a time: every byte value, at the start,
+    // middle and end of a word, beside a high byte whose borrow could hide it.
+    const auto expected = [](unsigned char c) -> std::string {
+        switch (c) {
+        case '\\':
+            return R"(\\)";
+        case '\r':
+            return R"(\r)";
+        case '\n':
+            return R"(\n)";
+        case '\t':
+            return R"(\t)";
+        case '\v':
+            return R"(\v)";
+        case '\f':
+            return R"(\f)";
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                static constexpr char hex[] = "0123456789abcdef";
+                return {'\\', 'x', hex[c >> 4], hex[c & 0xf]};
+            }
+            return std::string(1, static_cast<char>(c));
+        }
+    };
+    for (int value = 0; value < 256; ++value) {
+        const auto c = static_cast<unsigned char>(value);
+        for (const std::size_t at : {0U, 1U, 7U, 8U, 12U, 15U, 16U, 23U}) {
+            std::string line(24, 'a');
+            line[at] = static_cast<char>(c);
+            if (at + 1 < line.size()) {
+                line[at + 1] = '\xff';
+            }
+            const std::string want = line.substr(0, at) + expected(c) + line.substr(at + 1);
+            INFO("byte " << value << " at " << at);
+            CHECK(escape_for_log(line) == want);
+        }
+    }
+}

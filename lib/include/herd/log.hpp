@@ -14,6 +14,8 @@
 namespace herd {
 
 // <dir>/<server>.log, created with its directory if missing; appends.
+// For one thread at a time, as a server's io_context runs on one: the
+// sink takes no lock.
 std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir);
 
 // Discards everything; for tests that do not read the log.
