@@ -1,5 +1,7 @@
 #include "herd/location_store.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <tuple>
 #include <utility>
@@ -29,10 +31,21 @@ location_record with_fields(std::string at_line, std::string_view found_in, std:
 
 location_record location_record::make(std::string at_line, std::int64_t time_ns, geo_point where)
 {
-    // "AT <server> <skew> <client> <location> <time>"
+    // "AT <server> <skew> <client> <location> <time>", one space apart as
+    // format_at writes it: four finds reach the client, where a split
+    // would walk the whole line.
     const std::string_view found_in = at_line;
-    const fields f = split_fields(found_in);
-    return with_fields(std::move(at_line), found_in, f.at[1], f.at[3], time_ns, where);
+    std::array<std::size_t, 4> space{};
+    std::size_t from = 0;
+    for (auto& at : space) {
+        at = std::min(found_in.find(' ', from), found_in.size());
+        from = std::min(at + 1, found_in.size());
+    }
+    const auto between = [&](std::size_t a, std::size_t b) {
+        return found_in.substr(std::min(a + 1, b), b - std::min(a + 1, b));
+    };
+    return with_fields(std::move(at_line), found_in, between(space[0], space[1]), between(space[2], space[3]), time_ns,
+                       where);
 }
 
 location_record location_record::from(const at_record& parsed, std::string_view at_line)

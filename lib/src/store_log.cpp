@@ -1,13 +1,11 @@
 #include "herd/store_log.hpp"
 
-#include <fmt/format.h>
-
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -81,7 +79,16 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& file)
 // line's form is written, for appends, snapshots and format_log_line.
 void append_log_line(std::string& out, std::string_view at_line)
 {
-    fmt::format_to(std::back_inserter(out), "{:08x} {}\n", crc32(at_line), at_line);
+    static constexpr char hex[] = "0123456789abcdef";
+    const std::uint32_t crc = crc32(at_line);
+    const std::size_t at = out.size();
+    out.resize(at + 9);
+    for (std::size_t i = 0; i < 8; ++i) {
+        out[at + i] = hex[(crc >> (28 - 4 * i)) & 0xfU];
+    }
+    out[at + 8] = ' ';
+    out += at_line;
+    out += '\n';
 }
 
 std::filesystem::path snapshot_path(const std::filesystem::path& file)

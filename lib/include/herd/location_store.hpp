@@ -23,7 +23,8 @@ struct location_record {
     std::uint16_t server_at = 0, server_len = 0;
     std::uint16_t client_at = 0, client_len = 0;
 
-    // A record for an AT line whose time and place are already parsed.
+    // A record for an AT line as format_at writes it (one space between
+    // fields), whose time and place are already parsed.
     static location_record make(std::string at_line, std::int64_t time_ns, geo_point where);
     // A record for `at_line`, the line `parsed` was parsed from.
     static location_record from(const at_record& parsed, std::string_view at_line);
