@@ -97,7 +97,7 @@ protected:
     void flush_() override { write_out(); }
 
 private:
-    static constexpr std::size_t capacity = 64 * 1024;
+    static constexpr std::size_t capacity = std::size_t{64} * 1024;
 
     void write_out() noexcept
     {
