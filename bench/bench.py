@@ -308,8 +308,10 @@ class Result:
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
     p999: list[float] = field(default_factory=list)
+    load_cpu: list[float] = field(default_factory=list)
 
     def add(self, run: dict) -> None:
+        self.load_cpu.append(run["load_cpu"])
         self.throughput.append(run["throughput"])
         self.p50.append(run["latency_us"]["p50"])
         self.p99.append(run["latency_us"]["p99"])
@@ -327,10 +329,15 @@ class Bench:
     def load(self, system: System, args: list[str], command: str | None = None) -> dict:
         argv = [str(self.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command",
                 command or system.command, "--json"] + args
+        before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
         out = subprocess.run(argv, capture_output=True, text=True, timeout=600, preexec_fn=on_cpus(LOAD_CPUS))
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - began
         if out.returncode != 0 and not out.stdout.strip():
             raise RuntimeError(f"herd-load failed against {system.label}: {out.stderr}")
         run = json.loads(out.stdout.strip().splitlines()[-1])
+        # herd-load's own share of a core over its whole run (warm-up too):
+        # near 100%, the generator and not the server sets the latency.
+        run["load_cpu"] = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / wall
         if run["errors"] or run["lost"]:
             raise RuntimeError(f"{system.label}: {run['errors']} error replies, {run['lost']} lost: {out.stderr}")
         return run
@@ -475,6 +482,15 @@ def run_suite(bench: Bench) -> None:
                 system.pinned = False
                 system.start()
                 propagation(bench, system)
+                # The same, with no core ever idle: what the VM's wake-up of
+                # an idle core adds to each hop (docs/benchmarks.md).
+                spinners = keep_cpus_busy()
+                try:
+                    propagation(bench, system, "propagation_busy")
+                finally:
+                    for spinner in spinners:
+                        spinner.kill()
+                        spinner.wait()
         finally:
             system.stop()
     google = FakeGoogle(bench.scratch)
@@ -525,18 +541,29 @@ def log_times(path: Path, marker: str, pattern: re.Pattern) -> dict[str, float]:
     return times
 
 
-def propagation(bench: Bench, herd5: HerdSystem) -> None:
+def keep_cpus_busy() -> list[subprocess.Popen]:
+    """One spinning process per core at SCHED_IDLE: it runs only when nothing
+    else wants the core, and gives it up at once when something does, so a
+    core is never idle and a wake-up never waits for the VM to resume it."""
+    def idle_on(cpu):
+        return lambda: (os.sched_setaffinity(0, {cpu}), os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)))
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=idle_on(cpu))
+            for cpu in sorted(os.sched_getaffinity(0))]
+
+
+def propagation(bench: Bench, herd5: HerdSystem, key: str = "propagation") -> None:
     """From Goloman writing the AT reply to Welsh storing the record, three
     links away, read from the two servers' logs afterwards (microsecond
     timestamps from one clock), so nothing polls Welsh during the run."""
     before_in = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
     updates = 1000
-    prefix = f"prop{os.getpid()}"
+    welsh_before = herd5.counter("Welsh", "herd_store_clients")
+    prefix = f"{key}{os.getpid()}"
     run = bench.load(herd5, ["-c", "1", "--rate", "200", "--count", str(updates), "--ids", "distinct",
                              "--id-prefix", prefix])
     # Every record reaches Welsh before the logs are read.
     deadline = time.time() + 10
-    while time.time() < deadline and herd5.counter("Welsh", "herd_store_clients") < updates:
+    while time.time() < deadline and herd5.counter("Welsh", "herd_store_clients") < welsh_before + updates:
         time.sleep(0.05)
     time.sleep(0.3)  # the logs are flushed every 100 ms
     after_in = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
@@ -547,10 +574,10 @@ def propagation(bench: Bench, herd5: HerdSystem) -> None:
     if not delays:
         raise RuntimeError("no propagation measured: no matching lines in Goloman.log and Welsh.log")
     q = lambda p: delays[min(len(delays) - 1, int(p / 100 * len(delays)))]
-    bench.extra["propagation"] = {"updates": updates, "reached": len(delays), "p50": q(50), "p90": q(90),
+    bench.extra[key] = {"updates": updates, "reached": len(delays), "p50": q(50), "p90": q(90),
                                   "p99": q(99), "max": delays[-1], "load_p50": run["latency_us"]["p50"]}
-    bench.extra["peer_messages_per_update"] = (after_in - before_in) / updates
-    bench.say(f"  propagation Goloman -> Welsh: p50 {q(50):.0f} us, p99 {q(99):.0f} us over {len(delays)} updates; "
+    bench.extra.setdefault("peer_messages_per_update", (after_in - before_in) / updates)
+    bench.say(f"  {key} Goloman -> Welsh: p50 {q(50):.0f} us, p99 {q(99):.0f} us over {len(delays)} updates; "
               f"{(after_in - before_in) / updates:.2f} peer messages per update")
 
 
@@ -696,12 +723,19 @@ def table(bench: Bench) -> str:
             cells.append(f"{median(res.p50) / 1e3:.3f} / {median(res.p99) / 1e3:.3f} / {median(res.p999) / 1e3:.3f}"
                          if res else "")
         lines.append("| " + " | ".join(cells) + " |")
+        cpu = [r.get((system, "half64")) for system in ("herd", "redis", "line")]
+        lines.append("| " + " | ".join(f"herd-load CPU {median(c.load_cpu) * 100:.0f}%" if c else "" for c in cpu) +
+                     " |")
     lines.append("")
     e = bench.extra
     if "propagation" in e:
         p = e["propagation"]
         lines.append(f"Propagation Goloman -> Welsh (3 links), {p['reached']} of {p['updates']} updates at 200/s: "
                      f"p50 {p['p50']:.0f} us, p90 {p['p90']:.0f} us, p99 {p['p99']:.0f} us, max {p['max']:.0f} us")
+        if "propagation_busy" in e:
+            b = e["propagation_busy"]
+            lines.append(f"The same with no core idle (a SCHED_IDLE spinner on each): p50 {b['p50']:.0f} us, "
+                         f"p90 {b['p90']:.0f} us, p99 {b['p99']:.0f} us, max {b['max']:.0f} us")
         lines.append(f"Peer messages per update across the herd of five: {e['peer_messages_per_update']:.2f}")
         lines.append("")
     if "memory" in e:
