@@ -76,6 +76,7 @@ public:
         if (fd_ < 0) {
             throw std::runtime_error("cannot open the log " + file.string() + ": " + std::strerror(errno));
         }
+        // Room past `capacity` for the line that crosses it, written out next.
         buffer_.reserve(capacity + 1024);
     }
     ~buffered_file_sink() override
