@@ -178,6 +178,12 @@ class System:
     def start(self) -> None:
         raise NotImplementedError
 
+    def launch(self, process: Process) -> None:
+        """Starts `process` (waiting for its ready line) and records it, so
+        stop() ends it."""
+        process.start()
+        self.processes.append(process)
+
     def stop(self) -> None:
         for p in self.processes:
             p.stop()
@@ -209,10 +215,8 @@ class HerdSystem(System):
         env = dict(os.environ, **(self.env or {}))
         # Goloman first: it is where every load goes.
         for name in self.servers:
-            p = Process(f"{self.key}/{name}", [str(self.bench.build / "apps/herd-server/herd-server"), "--name", name,
-                                               "--config", "herd.toml"], self.dir, env, pinned=self.pinned)
-            p.start()
-            self.processes.append(p)
+            argv = [str(self.bench.build / "apps/herd-server/herd-server"), "--name", name, "--config", "herd.toml"]
+            self.launch(Process(f"{self.key}/{name}", argv, self.dir, env, pinned=self.pinned))
         self.port = ports["Goloman"]
         self.ports = ports
         if len(self.servers) > 1:
@@ -257,9 +261,7 @@ class ReferenceSystem(System):
         ports = {name: free_port() for name in self.servers}
         (self.dir / "herd.toml").write_text(reference_toml(self.servers, ports))
         for name in self.servers:
-            p = Process(f"{self.key}/{name}", self.argv_for(name), self.dir)
-            p.start()
-            self.processes.append(p)
+            self.launch(Process(f"{self.key}/{name}", self.argv_for(name), self.dir))
         self.port = ports["Goloman"]
 
 
@@ -272,12 +274,10 @@ class RedisSystem(System):
         self.port = free_port()
         # Durability like Herd's fsync = "batch": an append-only file,
         # synced every second; no RDB snapshots in the middle of a run.
-        p = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.dir),
-                              "--maxclients", "20000", "--protected-mode", "no"], self.dir,
-                    ready="Ready to accept connections")
-        p.start()
-        self.processes.append(p)
+        self.launch(Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.dir),
+                                      "--maxclients", "20000", "--protected-mode", "no"], self.dir,
+                            ready="Ready to accept connections"))
 
 
 class LineSystem(System):
@@ -287,10 +287,8 @@ class LineSystem(System):
 
     def start(self) -> None:
         self.port = free_port()
-        p = Process("line", [str(self.bench.build / "bench/herd-line-server"), str(self.port)], self.dir,
-                    ready="lines on")
-        p.start()
-        self.processes.append(p)
+        self.launch(Process("line", [str(self.bench.build / "bench/herd-line-server"), str(self.port)], self.dir,
+                            ready="lines on"))
 
 
 # ---------------------------------------------------------------- loads
