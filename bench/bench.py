@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -482,13 +483,8 @@ def run_suite(bench: Bench) -> None:
                 propagation(bench, system)
                 # The same, with no core ever idle: what the VM's wake-up of
                 # an idle core adds to each hop (docs/benchmarks.md).
-                spinners = keep_cpus_busy()
-                try:
+                with cpus_kept_busy():
                     propagation(bench, system, "propagation_busy")
-                finally:
-                    for spinner in spinners:
-                        spinner.kill()
-                        spinner.wait()
         finally:
             system.stop()
     google = FakeGoogle(bench.scratch)
@@ -539,14 +535,22 @@ def log_times(path: Path, marker: str, pattern: re.Pattern) -> dict[str, float]:
     return times
 
 
-def keep_cpus_busy() -> list[subprocess.Popen]:
-    """One spinning process per core at SCHED_IDLE: it runs only when nothing
-    else wants the core, and gives it up at once when something does, so a
-    core is never idle and a wake-up never waits for the VM to resume it."""
+@contextmanager
+def cpus_kept_busy():
+    """One spinning process per core at SCHED_IDLE while the block runs: it
+    runs only when nothing else wants the core, and gives it up at once when
+    something does, so a core is never idle and a wake-up never waits for
+    the VM to resume it."""
     def idle_on(cpu):
         return lambda: (os.sched_setaffinity(0, {cpu}), os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)))
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=idle_on(cpu))
-            for cpu in sorted(os.sched_getaffinity(0))]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=idle_on(cpu))
+                for cpu in sorted(os.sched_getaffinity(0))]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def propagation(bench: Bench, herd5: HerdSystem, key: str = "propagation") -> None:
