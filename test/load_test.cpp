@@ -102,3 +102,31 @@ TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every repl
     CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
     CHECK(report.at("latency_us").at("p50").as_double() > 0);
 }
+
+TEST_CASE("herd-load paces commands at the rate asked, sleeping between them or spinning", "[load][process]")
+{
+    herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
+                                  herd::test::herd_server_command());
+    herd.start("Goloman");
+    const auto dir = herd::test::scratch_dir("herd-load-test-");
+    std::vector<std::string> command{
+        HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "-c", "4", "--rate", "2000", "--count",
+        "400",          "--json"};
+    SECTION("sleeping on a timer") {}
+    SECTION("spinning")
+    {
+        command.emplace_back("--spin");
+    }
+    herd::test::child_process load(command, dir);
+    const auto line = load.stdout_line(30s);
+    REQUIRE(line);
+    CHECK(load.wait(10s) == 0);
+    std::filesystem::remove_all(dir);
+    const auto report = boost::json::parse(*line).as_object();
+    CHECK(report.at("replies").to_number<std::uint64_t>() == 400);
+    CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
+    // 400 commands at 2,000/s: the last is due 0.2 s after the first, and
+    // none may go out early.
+    CHECK(report.at("seconds").as_double() >= 0.199);
+    CHECK(report.at("send_lag_us").at("max").as_double() > 0);
+}
