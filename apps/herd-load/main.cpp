@@ -76,7 +76,10 @@ struct run_state {
     std::uint64_t errors = 0;
     std::uint64_t lost = 0; // asked, never answered (the connection broke or the run timed out)
     herd::load::latency_histogram latency;
-    herd::load::latency_histogram send_lag; // paced: how long after it was due each command went out
+    // Paced: how long after it could go out each command did, i.e. after it
+    // was due and its connection's last reply was in. Herd-load's own
+    // lateness, which the latency includes; a slow server does not add to it.
+    herd::load::latency_histogram send_lag;
     std::vector<tcp::socket> sockets;
     int running = 0;
     std::unique_ptr<asio::steady_timer> deadline;
@@ -124,6 +127,7 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
     const auto interval = cfg.rate > 0 ? seconds(cfg.connections / cfg.rate) : clock_type::duration::zero();
     // Paced connections are spread evenly over one interval.
     auto next_due = run.start + interval * index / cfg.connections;
+    auto free_since = run.start; // when the last reply in flight came
 
     for (;;) {
         auto now = clock_type::now();
@@ -139,7 +143,7 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
                 next_due += interval;
                 if (due >= run.measure_from) {
                     run.send_lag.record(static_cast<std::uint64_t>(
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(now - due).count()));
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(now - std::max(due, free_since)).count()));
                 }
             }
             request_kind kind = request_kind::iamat;
@@ -201,6 +205,7 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
             }
             run.record(*reply, flight.front(), now);
             flight.pop_front();
+            free_since = now;
         }
         reader.compact();
     }
@@ -366,7 +371,7 @@ void report(const run_state& run)
                 format_ms(h.percentile(90)).c_str(), format_ms(h.percentile(99)).c_str(),
                 format_ms(h.percentile(99.9)).c_str(), format_ms(h.max()).c_str());
     if (cfg.rate > 0) {
-        std::printf("  send lag     p99 %s  max %s  (how late commands went out; latency counts it)\n",
+        std::printf("  send lag     p99 %s  max %s  (herd-load's own lateness, in the latency)\n",
                     format_ms(run.send_lag.percentile(99)).c_str(), format_ms(run.send_lag.max()).c_str());
     }
 }
