@@ -445,6 +445,7 @@ def run_suite(bench: Bench) -> None:
             system.start()
         for key in ("rr64", "pipe64"):
             bench.measure_side_by_side(side_by_side, LOADS[key])
+        machine_gaps(bench)
         half_load(bench, [s for s in side_by_side if s.key != "herd-nolog"])
     finally:
         for system in side_by_side:
@@ -498,6 +499,21 @@ def run_suite(bench: Bench) -> None:
         google.stop()
     memory(bench, python, node)
     startup(bench, python, node)
+
+
+def machine_gaps(bench: Bench, seconds: float = 5.0) -> None:
+    """How quiet the machine is, just before the paced run: a thread on each
+    core that only reads the clock (herd-hiccup), all at once, the servers
+    idle. Its gaps are stalls that every server on that core would share."""
+    cpus = sorted((SERVER_CPUS or set()) | (LOAD_CPUS or set())) or sorted(os.sched_getaffinity(0))
+    probes = [(cpu, subprocess.Popen([str(bench.build / "bench/herd-hiccup"), str(seconds)], stdout=subprocess.PIPE,
+                                     text=True, preexec_fn=on_cpus({cpu}))) for cpu in cpus]
+    gaps = []
+    for cpu, probe in probes:
+        out, _ = probe.communicate(timeout=seconds + 30)
+        gaps.append({"cpu": cpu, **json.loads(out)})
+    bench.extra["machine_gaps"] = gaps
+    bench.say("  machine gaps: " + ", ".join(f"CPU {g['cpu']} {g['gaps_over_1ms']} over 1 ms" for g in gaps))
 
 
 def half_load(bench: Bench, systems: list[System]) -> None:
@@ -729,6 +745,14 @@ def table(bench: Bench) -> str:
         lag = [r.get((system, "half64")) for system in ("herd", "redis", "line")]
         lines.append("| " + " | ".join(f"herd-load sent late: p99 {median(c.send_lag_p99) / 1e3:.3f}, "
                                        f"max {median(c.send_lag_max) / 1e3:.3f}" if c else "" for c in lag) + " |")
+        if "machine_gaps" in bench.extra:
+            lines.append("")
+            lines.append(f"The machine just before, a thread per core reading the clock for "
+                         f"{bench.extra['machine_gaps'][0]['seconds']:.0f} s: " + "; ".join(
+                             f"CPU {g['cpu']} stopped {g['gaps_over_1ms']} "
+                             f"time{'' if g['gaps_over_1ms'] == 1 else 's'} for over 1 ms "
+                             f"({g['share_in_gaps_over_1ms'] * 100:.2f}% of the time), longest "
+                             f"{g['longest_us'] / 1e3:.1f} ms" for g in bench.extra["machine_gaps"]))
     lines.append("")
     e = bench.extra
     if "propagation" in e:
