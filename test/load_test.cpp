@@ -82,20 +82,31 @@ TEST_CASE("replies are framed by what was asked: one line, or AT, JSON and a bla
     CHECK(r.pending() == 0);
 }
 
-TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every reply", "[load][process]")
+namespace {
+
+// Runs herd-load with `options` against a real herd-server (Goloman alone)
+// until it exits, and returns its JSON report.
+boost::json::object run_against_goloman(const std::vector<std::string>& options)
 {
     herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
                                   herd::test::herd_server_command());
     herd.start("Goloman");
     const auto dir = herd::test::scratch_dir("herd-load-test-");
-    herd::test::child_process load({HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "-c", "4", "-d",
-                                    "8", "--command", "mix", "--count", "400", "--json"},
-                                   dir);
+    std::vector<std::string> command{HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "--json"};
+    command.insert(command.end(), options.begin(), options.end());
+    herd::test::child_process load(command, dir);
     const auto line = load.stdout_line(30s);
     REQUIRE(line);
     CHECK(load.wait(10s) == 0);
     std::filesystem::remove_all(dir);
-    const auto report = boost::json::parse(*line).as_object();
+    return boost::json::parse(*line).as_object();
+}
+
+} // namespace
+
+TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every reply", "[load][process]")
+{
+    const auto report = run_against_goloman({"-c", "4", "-d", "8", "--command", "mix", "--count", "400"});
     CHECK(report.at("replies").to_number<std::uint64_t>() == 400);
     CHECK(report.at("ok").to_number<std::uint64_t>() == 400);
     CHECK(report.at("errors").to_number<std::uint64_t>() == 0);
@@ -105,24 +116,13 @@ TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every repl
 
 TEST_CASE("herd-load paces commands at the rate asked, sleeping between them or spinning", "[load][process]")
 {
-    herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
-                                  herd::test::herd_server_command());
-    herd.start("Goloman");
-    const auto dir = herd::test::scratch_dir("herd-load-test-");
-    std::vector<std::string> command{
-        HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "-c", "4", "--rate", "2000", "--count",
-        "400",          "--json"};
+    std::vector<std::string> options{"-c", "4", "--rate", "2000", "--count", "400"};
     SECTION("sleeping on a timer") {}
     SECTION("spinning")
     {
-        command.emplace_back("--spin");
+        options.emplace_back("--spin");
     }
-    herd::test::child_process load(command, dir);
-    const auto line = load.stdout_line(30s);
-    REQUIRE(line);
-    CHECK(load.wait(10s) == 0);
-    std::filesystem::remove_all(dir);
-    const auto report = boost::json::parse(*line).as_object();
+    const auto report = run_against_goloman(options);
     CHECK(report.at("replies").to_number<std::uint64_t>() == 400);
     CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
     // 400 commands at 2,000/s: the last is due 0.2 s after the first, and
