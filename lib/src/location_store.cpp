@@ -42,7 +42,8 @@ location_record location_record::make(std::string at_line, std::int64_t time_ns,
         from = std::min(at + 1, found_in.size());
     }
     const auto between = [&](std::size_t a, std::size_t b) {
-        return found_in.substr(std::min(a + 1, b), b - std::min(a + 1, b));
+        const std::size_t first = std::min(a + 1, b);
+        return found_in.substr(first, b - first);
     };
     return with_fields(std::move(at_line), found_in, between(space[0], space[1]), between(space[2], space[3]), time_ns,
                        where);
