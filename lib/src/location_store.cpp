@@ -1,5 +1,7 @@
 #include "herd/location_store.hpp"
 
+#include "core/hash64.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -60,41 +62,6 @@ bool newer_than(const location_record& a, const location_record& b) noexcept
     return std::tuple(a.time_ns, a.server(), std::string_view(a.at_line)) >
            std::tuple(b.time_ns, b.server(), std::string_view(b.at_line));
 }
-
-namespace {
-
-// A 64-bit hash of the AT line, eight bytes a step (MurmurHash64A's
-// mixing): it runs twice on every update, and a byte-at-a-time hash was
-// the largest of Herd's own costs per IAMAT. XOR-ing the records' hashes
-// makes a digest that is hard to collide by accident.
-std::uint64_t record_hash(std::string_view at_line) noexcept
-{
-    constexpr std::uint64_t m = 0xc6a4a7935bd1e995ULL;
-    constexpr int r = 47;
-    const auto mix = [](std::uint64_t k) {
-        k *= m;
-        k ^= k >> r;
-        return k * m;
-    };
-    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ (at_line.size() * m);
-    const char* p = at_line.data();
-    std::size_t n = at_line.size();
-    for (; n >= 8; p += 8, n -= 8) {
-        std::uint64_t k = 0;
-        std::memcpy(&k, p, 8); // little-endian, as every machine Herd builds on
-        h = (h ^ mix(k)) * m;
-    }
-    if (n > 0) {
-        std::uint64_t k = 0;
-        std::memcpy(&k, p, n);
-        h = (h ^ k) * m;
-    }
-    h ^= h >> r;
-    h *= m;
-    return h ^ (h >> r);
-}
-
-} // namespace
 
 location_store::outcome location_store::update(location_record record, const location_record** kept)
 {
