@@ -1,0 +1,382 @@
+#include "peer/reconciliation.hpp"
+
+#include "core/hash64.hpp"
+#include "herd/peer_protocol.hpp"
+
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace herd::peer {
+
+std::uint64_t client_key(std::string_view client) noexcept
+{
+    // A different seed from record_hash's use would buy nothing: the two
+    // hash different strings and are never compared with each other.
+    return hash64(client);
+}
+
+namespace {
+
+std::size_t slot(std::uint64_t key, unsigned depth) noexcept
+{
+    return depth == 0 ? 0 : static_cast<std::size_t>(key >> (64 - 4 * depth));
+}
+
+} // namespace
+
+void range_index::add(std::uint64_t key, std::uint64_t record) noexcept
+{
+    for (unsigned d = 0; d <= index_depth; ++d) {
+        levels_[d][slot(key, d)].add(record);
+    }
+}
+
+void range_index::remove(std::uint64_t key, std::uint64_t record) noexcept
+{
+    for (unsigned d = 0; d <= index_depth; ++d) {
+        levels_[d][slot(key, d)].remove(record);
+    }
+}
+
+fingerprint range_index::of(const key_range& r) const noexcept
+{
+    if (r.depth > index_depth) {
+        return {};
+    }
+    return levels_[r.depth][slot(r.prefix, r.depth)];
+}
+
+range_set::range_set(const std::vector<key_range>& ranges)
+{
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        const auto& r = ranges[i];
+        auto it = std::find_if(by_depth_.begin(), by_depth_.end(), [&](const auto& d) { return d.depth == r.depth; });
+        if (it == by_depth_.end()) {
+            it = by_depth_.insert(by_depth_.end(), {r.depth, {}});
+        }
+        it->slots.emplace_back(slot(r.prefix, r.depth), i);
+    }
+    for (auto& d : by_depth_) {
+        std::sort(d.slots.begin(), d.slots.end());
+    }
+}
+
+std::optional<std::size_t> range_set::find(std::uint64_t key) const noexcept
+{
+    for (const auto& d : by_depth_) {
+        const auto s = slot(key, d.depth);
+        const auto it = std::lower_bound(d.slots.begin(), d.slots.end(), std::pair<std::uint64_t, std::size_t>{s, 0});
+        if (it != d.slots.end() && it->first == s) {
+            return it->second;
+        }
+    }
+    return std::nullopt;
+}
+
+reconcile_message reconciliation::start()
+{
+    reconcile_message m;
+    m.compare.push_back({key_range{}, view_.of(key_range{})});
+    offered_.clear();
+    return m;
+}
+
+std::optional<reconcile_message> reconciliation::answer(const reconcile_message& in)
+{
+    for (const auto& line : in.records) {
+        view_.store(line);
+    }
+    if (in.last()) {
+        return std::nullopt;
+    }
+    reconcile_message out;
+    if (!in.pushed.empty()) {
+        boost::unordered_flat_set<std::uint64_t> theirs;
+        theirs.reserve(in.records.size());
+        for (const auto& line : in.records) {
+            theirs.insert(record_hash(line));
+        }
+        view_.for_each_in(in.pushed, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
+            if (!theirs.contains(hash)) {
+                out.records.emplace_back(line);
+            }
+        });
+    }
+    // Stored first, so that the fingerprints and lists below already hold
+    // what the other side sent.
+    if (!in.wanted.empty() && !offered_.empty()) {
+        const boost::unordered_flat_set<std::uint64_t> wanted(in.wanted.begin(), in.wanted.end());
+        view_.for_each_in(offered_, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
+            if (wanted.contains(hash)) {
+                out.records.emplace_back(line);
+            }
+        });
+    }
+    if (!in.offered.empty()) {
+        // One walk of the store for every range offered.
+        std::vector<key_range> ranges;
+        boost::unordered_flat_set<std::uint64_t> theirs;
+        for (const auto& offer : in.offered) {
+            ranges.push_back(offer.range);
+            theirs.insert(offer.hashes.begin(), offer.hashes.end());
+        }
+        view_.for_each_in(ranges, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
+            if (theirs.erase(hash) == 0) {
+                out.records.emplace_back(line);
+            }
+        });
+        // What is left of their lists is what this side lacks.
+        out.wanted.assign(theirs.begin(), theirs.end());
+    }
+    offered_.clear();
+    for (const auto& [range, remote] : in.compare) {
+        const fingerprint local = view_.of(range);
+        if (local == remote) {
+            continue;
+        }
+        // A short list of hashes where this side holds little, its records
+        // where only the other side does: either way what travels is about
+        // the size of the difference.
+        if (local.count <= options_.leaf_records || range.depth >= options_.max_split_depth) {
+            offered_.push_back(range);
+            continue;
+        }
+        if (remote.count <= options_.leaf_records) {
+            out.pushed.push_back(range);
+            continue;
+        }
+        for (unsigned nibble = 0; nibble < 16; ++nibble) {
+            const key_range c = range.child(nibble);
+            out.compare.push_back({c, view_.of(c)});
+        }
+    }
+    if (!out.pushed.empty()) {
+        view_.for_each_in(out.pushed,
+                          [&](std::uint64_t, std::uint64_t, std::string_view line) { out.records.emplace_back(line); });
+    }
+    if (!offered_.empty()) {
+        const range_set offering(offered_);
+        for (const auto& r : offered_) {
+            out.offered.push_back({r, {}});
+        }
+        view_.for_each_in(offered_, [&](std::uint64_t key, std::uint64_t hash, std::string_view) {
+            if (const auto at = offering.find(key)) {
+                out.offered[*at].hashes.push_back(hash);
+            }
+        });
+    }
+    return out;
+}
+
+// The wire form.
+
+namespace {
+
+constexpr std::string_view hex_digits = "0123456789abcdef";
+constexpr std::size_t per_line = 16;
+
+std::string prefix_of(std::string_view kind)
+{
+    std::string s = "HERD ";
+    s += version;
+    s += ' ';
+    s += kind;
+    return s;
+}
+
+void append_hex(std::string& out, std::uint64_t v)
+{
+    char buf[16];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
+    out.append(buf, end);
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text, int base) noexcept
+{
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, base);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+// Splits off the next space-separated word of `rest`.
+std::string_view next_word(std::string_view& rest) noexcept
+{
+    const auto space = rest.find(' ');
+    const auto word = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    return word;
+}
+
+} // namespace
+
+std::string format_range(const key_range& r)
+{
+    if (r.depth == 0) {
+        return "-";
+    }
+    std::string s;
+    for (unsigned i = 0; i < r.depth; ++i) {
+        s += hex_digits[(r.prefix >> (60 - 4 * i)) & 0xf];
+    }
+    return s;
+}
+
+std::optional<key_range> parse_range(std::string_view text) noexcept
+{
+    if (text == "-") {
+        return key_range{};
+    }
+    if (text.empty() || text.size() > key_range::max_depth) {
+        return std::nullopt;
+    }
+    key_range r;
+    for (const char c : text) {
+        const auto at = hex_digits.find(c);
+        if (at == std::string_view::npos) {
+            return std::nullopt;
+        }
+        r.prefix |= std::uint64_t{at} << (60 - 4 * r.depth);
+        ++r.depth;
+    }
+    return r;
+}
+
+namespace {
+
+constexpr std::size_t hashes_per_line = 64;
+
+template <typename T, typename Append>
+void format_lines(std::vector<std::string>& lines, std::string_view kind, const std::vector<T>& items, std::size_t per,
+                  Append append)
+{
+    for (std::size_t i = 0; i < items.size(); i += per) {
+        std::string line = prefix_of(kind);
+        for (std::size_t j = i; j < std::min(i + per, items.size()); ++j) {
+            line += ' ';
+            append(line, items[j]);
+        }
+        lines.push_back(std::move(line));
+    }
+}
+
+} // namespace
+
+std::vector<std::string> format_message(const reconcile_message& m)
+{
+    std::vector<std::string> lines;
+    format_lines(lines, "COMPARE", m.compare, per_line, [](std::string& line, const range_fingerprint& c) {
+        line += format_range(c.range);
+        line += ':';
+        append_hex(line, c.fp.count);
+        line += ':';
+        append_hex(line, c.fp.hash);
+    });
+    for (const auto& offer : m.offered) {
+        // An empty list still names its range: "I hold nothing here".
+        for (std::size_t i = 0; i == 0 || i < offer.hashes.size(); i += hashes_per_line) {
+            std::string line = prefix_of("OFFER");
+            line += ' ';
+            line += format_range(offer.range);
+            for (std::size_t j = i; j < std::min(i + hashes_per_line, offer.hashes.size()); ++j) {
+                line += ' ';
+                append_hex(line, offer.hashes[j]);
+            }
+            lines.push_back(std::move(line));
+        }
+    }
+    format_lines(lines, "PUSH", m.pushed, per_line,
+                 [](std::string& line, const key_range& r) { line += format_range(r); });
+    format_lines(lines, "WANT", m.wanted, hashes_per_line,
+                 [](std::string& line, std::uint64_t h) { append_hex(line, h); });
+    lines.insert(lines.end(), m.records.begin(), m.records.end());
+    lines.push_back(prefix_of("OVER"));
+    return lines;
+}
+
+namespace {
+
+// "<kind> " after the protocol's prefix, or nothing.
+std::optional<std::string_view> words_after(std::string_view line, std::string_view kind)
+{
+    const std::string prefix = prefix_of(kind) + ' ';
+    if (!line.starts_with(prefix)) {
+        return std::nullopt;
+    }
+    return line.substr(prefix.size());
+}
+
+bool read_hashes(std::string_view rest, std::vector<std::uint64_t>& into)
+{
+    while (!rest.empty()) {
+        const auto h = parse_number(next_word(rest), 16);
+        if (!h) {
+            return false;
+        }
+        into.push_back(*h);
+    }
+    return true;
+}
+
+} // namespace
+
+message_reader::result message_reader::feed(std::string_view line)
+{
+    static const std::string over = prefix_of("OVER");
+    if (line.starts_with("AT ")) {
+        partial_.records.emplace_back(line);
+        return {};
+    }
+    if (line == over) {
+        return {true, std::exchange(partial_, {})};
+    }
+    if (auto rest = words_after(line, "COMPARE")) {
+        while (!rest->empty()) {
+            auto item = next_word(*rest);
+            const auto first = item.find(':');
+            const auto second = item.find(':', first == std::string_view::npos ? first : first + 1);
+            if (second == std::string_view::npos) {
+                return {false, {}};
+            }
+            const auto range = parse_range(item.substr(0, first));
+            const auto count = parse_number(item.substr(first + 1, second - first - 1), 16);
+            const auto hash = parse_number(item.substr(second + 1), 16);
+            if (!range || !count || !hash) {
+                return {false, {}};
+            }
+            partial_.compare.push_back({*range, {*hash, *count}});
+        }
+        return {};
+    }
+    if (auto rest = words_after(line, "OFFER")) {
+        const auto range = parse_range(next_word(*rest));
+        if (!range) {
+            return {false, {}};
+        }
+        // A long list comes in several lines of the same range.
+        if (partial_.offered.empty() || partial_.offered.back().range != *range) {
+            partial_.offered.push_back({*range, {}});
+        }
+        return {read_hashes(*rest, partial_.offered.back().hashes), {}};
+    }
+    if (auto rest = words_after(line, "PUSH")) {
+        while (!rest->empty()) {
+            const auto range = parse_range(next_word(*rest));
+            if (!range) {
+                return {false, {}};
+            }
+            partial_.pushed.push_back(*range);
+        }
+        return {};
+    }
+    if (auto rest = words_after(line, "WANT")) {
+        return {read_hashes(*rest, partial_.wanted), {}};
+    }
+    return {false, {}};
+}
+
+} // namespace herd::peer

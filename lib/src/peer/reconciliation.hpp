@@ -1,0 +1,216 @@
+// Range-based set reconciliation of two stores (Meyer, "Range-Based Set
+// Reconciliation", arXiv 2212.13567), pure: no sockets, no store type. Its
+// cost grows with how much the stores differ, not with how large they are.
+//
+// The universe is the 64-bit key of each record's client (client_key), so
+// both sides split it at the same points whatever their stores hold. A
+// range is a prefix of that key, written as its hex nibbles ("" is every
+// key, "3a" the 1/256th whose key starts 0x3a). A range's fingerprint is
+// the XOR of record_hash over its records and their count: for the whole
+// range it is exactly the store's digest() and size(), which the peer
+// handshake already compares.
+//
+// Each message answers the one before. The side receiving a message:
+//   1. stores the records in it (newest wins, as for any peer record);
+//   2. sends the records the other side asked for (by hash, from the
+//      ranges it offered last);
+//   3. for each range the other side offered (listed the hashes of all it
+//      holds there), sends its own records there that are not in the list,
+//      and asks for those in the list it does not hold;
+//   4. for each range the other side pushed (sent all it holds there),
+//      sends its own records there that were not among them;
+//   5. for each range whose fingerprint differs from its own: if it holds
+//      few records there (leaf_records), or the range is as deep as the
+//      index goes, offers it; if the other side holds few, pushes it;
+//      otherwise sends the fingerprints of the range's sixteen children.
+// So a differing record travels at most once each way (a side may send a
+// version the other then finds older), and what else is sent is hashes and
+// fingerprints along the paths to the differences.
+// A message with nothing to compare and nothing offered needs no answer:
+// reconciliation is over once one has been sent.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herd::peer {
+
+// A stable 64-bit hash of a client ID (the same on every machine and
+// build: std::hash is neither), whose top bits place a record in ranges.
+std::uint64_t client_key(std::string_view client) noexcept;
+
+struct key_range {
+    static constexpr unsigned max_depth = 16; // nibbles of a 64-bit key
+    std::uint64_t prefix = 0;                 // the key's top 4 * depth bits; the rest zero
+    unsigned depth = 0;
+
+    bool contains(std::uint64_t key) const noexcept
+    {
+        return depth == 0 || (key >> (64 - 4 * depth)) == (prefix >> (64 - 4 * depth));
+    }
+    key_range child(unsigned nibble) const noexcept
+    {
+        return {prefix | (std::uint64_t{nibble} << (60 - 4 * depth)), depth + 1};
+    }
+    bool operator==(const key_range&) const = default;
+};
+
+struct fingerprint {
+    std::uint64_t hash = 0; // XOR of record_hash over the range's records
+    std::uint64_t count = 0;
+    void add(std::uint64_t record) noexcept
+    {
+        hash ^= record;
+        ++count;
+    }
+    void remove(std::uint64_t record) noexcept
+    {
+        hash ^= record;
+        --count;
+    }
+    bool operator==(const fingerprint&) const = default;
+};
+
+// Fingerprints of every range down to index_depth nibbles, kept up to date
+// as records come and go, so that comparing a range costs one look-up
+// rather than a walk of the store. 65,536 leaves at depth 4: about 1.1 MB.
+class range_index {
+public:
+    static constexpr unsigned index_depth = 4;
+
+    void add(std::uint64_t key, std::uint64_t record) noexcept;
+    void remove(std::uint64_t key, std::uint64_t record) noexcept;
+    // Exact for ranges down to index_depth; deeper ranges are not indexed.
+    fingerprint of(const key_range& r) const noexcept;
+
+private:
+    // levels_[d] holds the 16^d ranges of depth d, in key order.
+    std::array<std::vector<fingerprint>, index_depth + 1> levels_ = [] {
+        std::array<std::vector<fingerprint>, index_depth + 1> l;
+        for (unsigned d = 0; d <= index_depth; ++d) {
+            l[d].resize(std::size_t{1} << (4 * d));
+        }
+        return l;
+    }();
+};
+
+struct range_fingerprint {
+    key_range range;
+    fingerprint fp;
+    bool operator==(const range_fingerprint&) const = default;
+};
+
+// A range one side settles by listing what it holds there: the hash of
+// each record, not the record.
+struct range_offer {
+    key_range range;
+    std::vector<std::uint64_t> hashes;
+    bool operator==(const range_offer&) const = default;
+};
+
+// One side's message of a round.
+struct reconcile_message {
+    std::vector<range_fingerprint> compare; // "here are mine: compare"
+    std::vector<range_offer> offered;       // "this is all I hold here: send what I lack, ask for what you lack"
+    std::vector<key_range> pushed;          // "all I hold here is among the records: send what I lack"
+    std::vector<std::uint64_t> wanted;      // "send me these", of the ranges the receiver offered
+    std::vector<std::string> records;       // AT lines
+
+    // Nothing for the other side to answer: the last message.
+    bool last() const noexcept { return compare.empty() && offered.empty() && pushed.empty() && wanted.empty(); }
+};
+
+// What a side reconciles: its store, seen through the range index.
+struct reconcile_view {
+    virtual ~reconcile_view() = default;
+    virtual fingerprint of(const key_range& r) const = 0;
+    // Calls f(key, record_hash, at_line) for every record whose key is in
+    // one of `ranges` (one walk of the store for all of them).
+    virtual void for_each_in(const std::vector<key_range>& ranges,
+                             const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& f) const = 0;
+    // Stores a record from the other side, newest wins (and passes it on,
+    // in a server); nothing if it is not a record.
+    virtual void store(std::string_view at_line) = 0;
+};
+
+struct reconcile_options {
+    // A range where either side holds at most this many records is settled
+    // by sending them rather than split again.
+    std::uint64_t leaf_records = 16;
+    // Nor is a range split past the depth the index keeps fingerprints for:
+    // at 1,000,000 records a range of depth 4 holds about 15.
+    unsigned max_split_depth = range_index::index_depth;
+};
+
+// A set of ranges to test keys against in one step per depth, for walking
+// a store once for many ranges.
+class range_set {
+public:
+    explicit range_set(const std::vector<key_range>& ranges);
+    bool contains(std::uint64_t key) const noexcept { return find(key).has_value(); }
+    // The position in `ranges` of a range holding `key`.
+    std::optional<std::size_t> find(std::uint64_t key) const noexcept;
+
+private:
+    struct depth_slots {
+        unsigned depth;
+        std::vector<std::pair<std::uint64_t, std::size_t>> slots; // sorted: (slot, position)
+    };
+    std::vector<depth_slots> by_depth_;
+};
+
+// One side of one reconciliation: the state machine that turns each
+// message received into the next one to send. Its only state is what it
+// offered last, so that it can answer what the other side wants from it.
+class reconciliation {
+public:
+    explicit reconciliation(reconcile_view& view, reconcile_options options = {}) : view_(view), options_(options) {}
+
+    // The first message, from the side that starts: the whole store's
+    // fingerprint.
+    reconcile_message start();
+
+    // Stores the records in `in` and returns the answer to it; nothing
+    // when `in` was the last message.
+    std::optional<reconcile_message> answer(const reconcile_message& in);
+
+private:
+    reconcile_view& view_;
+    reconcile_options options_;
+    std::vector<key_range> offered_; // in the last message sent
+};
+
+// The message as the lines sent on the peer port, each without its '\n':
+//   HERD herd/1 COMPARE <range>:<count>:<hash> ...   (at most 16 a line)
+//   HERD herd/1 OFFER <range> <hash> ...           (at most 64 a line)
+//   HERD herd/1 PUSH <range> ...                    (at most 16 a line)
+//   HERD herd/1 WANT <hash> ...                     (at most 64 a line)
+//   AT ...                                          (the records)
+//   HERD herd/1 OVER                                (the other side's turn)
+// A range is its nibbles in hex, or "-" for the whole key space.
+std::vector<std::string> format_message(const reconcile_message& m);
+
+// Reads a message's lines back, one at a time: feed() returns the message
+// once its OVER line arrives. A line that is not part of a message is
+// refused (false from feed's `ok`).
+class message_reader {
+public:
+    struct result {
+        bool ok = true;
+        std::optional<reconcile_message> message;
+    };
+    result feed(std::string_view line);
+
+private:
+    reconcile_message partial_;
+};
+
+std::string format_range(const key_range& r);
+std::optional<key_range> parse_range(std::string_view text) noexcept;
+
+} // namespace herd::peer

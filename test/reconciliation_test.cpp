@@ -1,0 +1,263 @@
+// Range-based reconciliation alone, with no sockets: two stores driven
+// message by message until neither has anything to answer.
+#include "core/hash64.hpp"
+#include "herd/location_store.hpp"
+#include "peer/reconciliation.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace herd;
+using namespace herd::peer;
+
+namespace {
+
+std::string at_line(std::size_t client, std::int64_t seconds, std::string_view server = "Goloman")
+{
+    return "AT " + std::string(server) + " +0.000100000 client-" + std::to_string(client) + " +34.068930-118.445127 " +
+           std::to_string(seconds) + ".000000000";
+}
+
+// A store, its range index kept beside it, and what reached it from the
+// other side.
+class side final : public reconcile_view {
+public:
+    void put(const std::string& line)
+    {
+        auto parsed = parse_at_line(line);
+        REQUIRE(parsed);
+        const std::uint64_t key = client_key(parsed->client);
+        const location_record* old = store_.find(parsed->client);
+        const std::uint64_t old_hash = old != nullptr ? record_hash(old->at_line) : 0;
+        const bool had = old != nullptr;
+        if (store_.update(location_record::from(*parsed, line)) == location_store::outcome::stored) {
+            if (had) {
+                index_.remove(key, old_hash);
+            }
+            index_.add(key, record_hash(line));
+        }
+    }
+
+    fingerprint of(const key_range& r) const override { return index_.of(r); }
+
+    void for_each_in(const std::vector<key_range>& ranges,
+                     const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& f) const override
+    {
+        const range_set wanted(ranges);
+        store_.for_each([&](std::string_view client, const location_record& r) {
+            const std::uint64_t key = client_key(client);
+            if (wanted.contains(key)) {
+                f(key, record_hash(r.at_line), r.at_line);
+            }
+        });
+    }
+
+    void store(std::string_view line) override
+    {
+        ++received;
+        put(std::string(line));
+    }
+
+    const location_store& records() const { return store_; }
+    std::size_t received = 0;
+
+private:
+    location_store store_;
+    range_index index_;
+};
+
+struct exchange {
+    std::size_t rounds = 0; // messages sent, both ways
+    std::size_t bytes = 0;  // their lines on the wire, with newlines
+    std::size_t records = 0;
+};
+
+// Passes messages between `a` (which starts) and `b` through their wire
+// form, as the peer port would, until one needs no answer.
+exchange reconcile(side& a, side& b)
+{
+    exchange e;
+    reconciliation at_a(a);
+    reconciliation at_b(b);
+    std::optional<reconcile_message> next = at_a.start();
+    reconciliation* to = &at_b;
+    reconciliation* other = &at_a;
+    while (next) {
+        ++e.rounds;
+        e.records += next->records.size();
+        message_reader reader;
+        std::optional<reconcile_message> received;
+        for (const auto& line : format_message(*next)) {
+            e.bytes += line.size() + 1;
+            auto fed = reader.feed(line);
+            REQUIRE(fed.ok);
+            if (fed.message) {
+                received = std::move(fed.message);
+            }
+        }
+        REQUIRE(received);
+        next = to->answer(*received);
+        std::swap(to, other);
+        REQUIRE(e.rounds < 64);
+    }
+    return e;
+}
+
+bool same(const location_store& x, const location_store& y)
+{
+    bool equal = x.size() == y.size() && x.digest() == y.digest();
+    x.for_each([&](std::string_view client, const location_record& r) {
+        const auto* other = y.find(client);
+        equal = equal && other != nullptr && other->at_line == r.at_line;
+    });
+    return equal;
+}
+
+} // namespace
+
+TEST_CASE("ranges are prefixes of the key, written as their nibbles", "[reconcile]")
+{
+    const key_range all;
+    CHECK(all.contains(0));
+    CHECK(all.contains(~std::uint64_t{0}));
+    const key_range r = all.child(0x3).child(0xa);
+    CHECK(format_range(r) == "3a");
+    CHECK(r.contains(0x3a00000000000000ULL));
+    CHECK(r.contains(0x3affffffffffffffULL));
+    CHECK_FALSE(r.contains(0x3b00000000000000ULL));
+    CHECK(parse_range("3a") == r);
+    CHECK(parse_range("-") == all);
+    CHECK_FALSE(parse_range(""));
+    CHECK_FALSE(parse_range("3g"));
+    CHECK_FALSE(parse_range("00000000000000000")); // 17 nibbles: past a 64-bit key
+}
+
+TEST_CASE("a message reads back from its lines as it was written", "[reconcile]")
+{
+    reconcile_message m;
+    m.compare.push_back({parse_range("-").value(), {0x1234abcd, 7}});
+    m.compare.push_back({parse_range("f0").value(), {0, 0}});
+    m.offered.push_back({parse_range("c").value(), {1, 0xffffffffffffffffULL}});
+    m.offered.push_back({parse_range("d").value(), {}});
+    std::vector<std::uint64_t> many(150);
+    for (std::size_t i = 0; i < many.size(); ++i) {
+        many[i] = i * 0x9e3779b97f4a7c15ULL;
+    }
+    m.offered.push_back({parse_range("e0").value(), many}); // three lines
+    m.pushed.push_back(parse_range("0f").value());
+    m.wanted = many;
+    m.records.push_back(at_line(1, 100));
+    message_reader reader;
+    std::optional<reconcile_message> back;
+    for (const auto& line : format_message(m)) {
+        auto fed = reader.feed(line);
+        REQUIRE(fed.ok);
+        back = std::move(fed.message);
+    }
+    REQUIRE(back);
+    CHECK(back->compare == m.compare);
+    CHECK(back->offered == m.offered);
+    CHECK(back->pushed == m.pushed);
+    CHECK(back->wanted == m.wanted);
+    CHECK(back->records == m.records);
+    CHECK_FALSE(reader.feed("HERD herd/1 COMPARE 3a:zz:0").ok);
+    CHECK_FALSE(reader.feed("HERD herd/1 COMPARE 3a:1").ok);
+    CHECK_FALSE(reader.feed("HERD herd/1 OFFER xyz").ok);
+    CHECK_FALSE(reader.feed("HERD herd/1 OFFER 3a 12 zz").ok);
+    CHECK_FALSE(reader.feed("HERD herd/1 WANT -1").ok);
+    CHECK_FALSE(reader.feed("HERD herd/1 PUSH 3a,3b").ok);
+    CHECK_FALSE(reader.feed("hello").ok);
+}
+
+TEST_CASE("the range index's whole range is the store's digest and size", "[reconcile]")
+{
+    side s;
+    for (std::size_t i = 0; i < 1000; ++i) {
+        s.put(at_line(i, 100));
+    }
+    s.put(at_line(7, 200)); // replaces a record: the index follows
+    CHECK(s.of({}).count == s.records().size());
+    CHECK(s.of({}).hash == s.records().digest());
+    fingerprint children;
+    for (unsigned n = 0; n < 16; ++n) {
+        const auto f = s.of(key_range{}.child(n));
+        children.hash ^= f.hash;
+        children.count += f.count;
+    }
+    CHECK(children == s.of({}));
+}
+
+TEST_CASE("equal stores settle in one round", "[reconcile]")
+{
+    side a;
+    side b;
+    for (std::size_t i = 0; i < 1000; ++i) {
+        a.put(at_line(i, 100));
+        b.put(at_line(i, 100));
+    }
+    const auto e = reconcile(a, b);
+    CHECK(e.rounds == 2); // the fingerprint, and the empty answer that ends it
+    CHECK(e.records == 0);
+}
+
+TEST_CASE("an empty side gets the whole store, and nothing more", "[reconcile]")
+{
+    side a;
+    side b;
+    for (std::size_t i = 0; i < 5000; ++i) {
+        a.put(at_line(i, 100));
+    }
+    const auto e = reconcile(b, a);
+    CHECK(same(a.records(), b.records()));
+    CHECK(e.records == 5000);
+    CHECK(e.rounds == 3);
+}
+
+// Two stores of 1,000,000 records that differ in `differences` clients:
+// half have a newer record at `a`, a quarter are only at `a`, the rest only
+// at `b`. Both must end with every client's newest, and only the differing
+// records may travel.
+TEST_CASE("reconciling 1,000,000 records costs only the difference", "[reconcile]")
+{
+    constexpr std::size_t store_size = 1'000'000;
+    const auto [differences, max_bytes] = GENERATE(table<std::size_t, std::size_t>({
+        {10, 100'000},
+        {1'000, 1'500'000},
+        {100'000, 40'000'000},
+    }));
+    CAPTURE(differences);
+    const std::size_t newer = differences / 2;
+    const std::size_t only_a = differences / 4;
+    const std::size_t only_b = differences - newer - only_a;
+    side a;
+    side b;
+    for (std::size_t i = 0; i < store_size - only_b; ++i) {
+        const auto line = at_line(i, 100);
+        if (i < store_size - only_b - only_a) {
+            b.put(line);
+        }
+        a.put(line);
+    }
+    for (std::size_t i = 0; i < newer; ++i) {
+        a.put(at_line(i * 7, 200, "Hands"));
+    }
+    for (std::size_t i = 0; i < only_b; ++i) {
+        b.put(at_line(store_size + i, 100));
+    }
+    REQUIRE(a.records().size() == store_size - only_b);
+    REQUIRE(b.records().size() == store_size - only_a);
+
+    const auto e = reconcile(a, b);
+    CHECK(same(a.records(), b.records()));
+    CHECK(a.records().size() == store_size);
+    const auto* updated = b.records().find("client-7");
+    REQUIRE(updated != nullptr);
+    CHECK(updated->server() == "Hands");
+    INFO("rounds " << e.rounds << ", records " << e.records << ", bytes " << e.bytes);
+    CHECK(e.records == differences); // each differing record once, and nothing else
+    CHECK(b.received == newer + only_a);
+    CHECK(a.received == only_b);
+    CHECK(e.bytes <= max_bytes);
+    CHECK(e.rounds <= 8); // five levels of fingerprints, the lists, the records asked for, the end
+}
