@@ -334,8 +334,9 @@ class Bench:
         if out.returncode != 0 and not out.stdout.strip():
             raise RuntimeError(f"herd-load failed against {system.label}: {out.stderr}")
         run = json.loads(out.stdout.strip().splitlines()[-1])
-        if run["errors"] or run["lost"]:
-            raise RuntimeError(f"{system.label}: {run['errors']} error replies, {run['lost']} lost: {out.stderr}")
+        errors = run["errors"] + run.get("unmeasured_errors", 0)
+        if errors or run["lost"]:
+            raise RuntimeError(f"{system.label}: {errors} error replies, {run['lost']} lost: {out.stderr}")
         return run
 
     def measure(self, system: System, load: Load, command: str | None = None) -> Result:

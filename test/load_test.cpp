@@ -11,6 +11,8 @@
 
 #include <boost/json.hpp>
 
+#include <regex>
+
 using namespace herd::load;
 using namespace std::chrono_literals;
 
@@ -85,8 +87,9 @@ TEST_CASE("replies are framed by what was asked: one line, or AT, JSON and a bla
 namespace {
 
 // Runs herd-load with `options` against a real herd-server (Goloman alone)
-// until it exits, and returns its JSON report.
-boost::json::object run_against_goloman(const std::vector<std::string>& options)
+// until it exits, and returns its JSON report; `text`, if given, gets the
+// report as printed.
+boost::json::object run_against_goloman(const std::vector<std::string>& options, std::string* text = nullptr)
 {
     herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
                                   herd::test::herd_server_command());
@@ -99,6 +102,9 @@ boost::json::object run_against_goloman(const std::vector<std::string>& options)
     REQUIRE(line);
     CHECK(load.wait(10s) == 0);
     std::filesystem::remove_all(dir);
+    if (text != nullptr) {
+        *text = *line;
+    }
     return boost::json::parse(*line).as_object();
 }
 
@@ -129,4 +135,32 @@ TEST_CASE("herd-load paces commands at the rate asked, sleeping between them or 
     // none may go out early.
     CHECK(report.at("seconds").as_double() >= 0.199);
     CHECK(report.at("send_lag_us").at("max").as_double() > 0);
+}
+
+TEST_CASE("herd-load's figures add up: ok and errors are the measured replies, throughput is them over the seconds",
+          "[load][process]")
+{
+    std::string text;
+    const auto report =
+        run_against_goloman({"-c", "2", "--command", "mix", "--duration", "0.5", "--warmup", "0.5"}, &text);
+    const auto replies = report.at("replies").to_number<std::uint64_t>();
+    CHECK(replies > 0);
+    CHECK(report.at("ok").to_number<std::uint64_t>() + report.at("errors").to_number<std::uint64_t>() == replies);
+    CHECK(report.at("seconds").to_number<double>() == Approx(0.5));
+    CHECK(report.at("throughput").to_number<double>() == Approx(static_cast<double>(replies) / 0.5).epsilon(0.001));
+    // Plain decimals, as a person or a shell script reads them: no exponent.
+    CHECK_FALSE(std::regex_search(text, std::regex("[0-9][eE][-+]?[0-9]")));
+}
+
+TEST_CASE("herd-load --help shows its defaults as written, and --version prints the version", "[load][process]")
+{
+    const auto dir = herd::test::scratch_dir("herd-load-help-");
+    std::string help;
+    CHECK(herd::test::run_command({HERD_LOAD_PATH, "--help"}, dir, &help).first == 0);
+    CHECK_THAT(help, Catch::Contains("--whatsat-share arg (=0.1)"));
+    CHECK_THAT(help, Catch::Contains("--version"));
+    std::string version;
+    CHECK(herd::test::run_command({HERD_LOAD_PATH, "--version"}, dir, &version).first == 0);
+    CHECK(version == std::string("herd-load ") + HERD_VERSION + "\n");
+    std::filesystem::remove_all(dir);
 }

@@ -71,9 +71,14 @@ struct run_state {
     clock_type::time_point stop_at;
     clock_type::time_point last_reply;
     std::uint64_t issued = 0;
+    // Replies inside the measured window, where the throughput and the
+    // latency come from: measured == ok + errors.
     std::uint64_t measured = 0;
     std::uint64_t ok = 0;
     std::uint64_t errors = 0;
+    // Replies to commands sent in the warm-up, or arriving after the end.
+    std::uint64_t unmeasured = 0;
+    std::uint64_t unmeasured_errors = 0;
     std::uint64_t lost = 0; // asked, never answered (the connection broke or the run timed out)
     herd::load::latency_histogram latency;
     // Paced: how long after it could go out each command did, i.e. after it
@@ -88,13 +93,16 @@ struct run_state {
 
     void record(const herd::load::reply_reader::reply& reply, const in_flight& asked, clock_type::time_point now)
     {
-        ++(reply.ok ? ok : errors);
         last_reply = now;
         const bool in_window = cfg.count > 0 || (now >= measure_from && now <= stop_at);
         if (in_window && asked.sent >= measure_from) {
             ++measured;
+            ++(reply.ok ? ok : errors);
             latency.record(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::nanoseconds>(now - asked.sent).count()));
+        } else {
+            ++unmeasured;
+            unmeasured_errors += reply.ok ? 0 : 1;
         }
     }
 };
@@ -326,6 +334,51 @@ std::string format_ms(std::uint64_t ns)
     return text;
 }
 
+// `value` with at most `places` decimals and no exponent, trailing zeros
+// dropped: Boost.JSON would print 1.0 as 1E0, which people misread and
+// shell tools do not take.
+std::string decimal(double value, int places)
+{
+    if (!std::isfinite(value)) {
+        return "null";
+    }
+    char text[400]; // room for any double's integer digits
+    std::snprintf(text, sizeof text, "%.*f", places, value);
+    std::string out(text);
+    if (out.find('.') != std::string::npos) {
+        out.erase(out.find_last_not_of('0') + 1);
+        if (out.back() == '.') {
+            out.pop_back();
+        }
+    }
+    return out == "-0" ? "0" : out;
+}
+
+// One JSON object, written field by field in the order given.
+class json_object {
+public:
+    json_object& raw(std::string_view key, const std::string& json)
+    {
+        text_ += text_.empty() ? "{" : ",";
+        text_ += boost::json::serialize(boost::json::string(key));
+        text_ += ':';
+        text_ += json;
+        return *this;
+    }
+    json_object& text(std::string_view key, std::string_view value)
+    {
+        return raw(key, boost::json::serialize(boost::json::string(value)));
+    }
+    json_object& count(std::string_view key, std::uint64_t value) { return raw(key, std::to_string(value)); }
+    json_object& number(std::string_view key, double value, int places) { return raw(key, decimal(value, places)); }
+    json_object& flag(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
+    json_object& object(std::string_view key, const json_object& value) { return raw(key, value.str()); }
+    std::string str() const { return text_.empty() ? "{}" : text_ + "}"; }
+
+private:
+    std::string text_;
+};
+
 void report(const run_state& run)
 {
     const settings& cfg = run.cfg;
@@ -335,26 +388,35 @@ void report(const run_state& run)
     const auto& h = run.latency;
     const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
     if (cfg.json) {
-        boost::json::object latency{{"p50", us(h.percentile(50))}, {"p90", us(h.percentile(90))},
-                                    {"p99", us(h.percentile(99))}, {"p99.9", us(h.percentile(99.9))},
-                                    {"max", us(h.max())},          {"mean", h.mean() / 1e3}};
-        boost::json::object lag{{"p99", us(run.send_lag.percentile(99))}, {"max", us(run.send_lag.max())}};
-        boost::json::object out{{"target", cfg.host + ":" + cfg.port},
-                                {"command", cfg.command_name},
-                                {"connections", cfg.connections},
-                                {"depth", cfg.depth},
-                                {"ids", cfg.distinct_ids ? "distinct" : "repeated"},
-                                {"rate", cfg.rate},
-                                {"spin", cfg.spin},
-                                {"seconds", seconds},
-                                {"replies", run.measured},
-                                {"ok", run.ok},
-                                {"errors", run.errors},
-                                {"lost", run.lost},
-                                {"throughput", throughput},
-                                {"latency_us", std::move(latency)},
-                                {"send_lag_us", std::move(lag)}};
-        std::cout << boost::json::serialize(out) << std::endl;
+        // Microseconds to the nanosecond, seconds to the microsecond.
+        json_object latency;
+        latency.number("p50", us(h.percentile(50)), 3)
+            .number("p90", us(h.percentile(90)), 3)
+            .number("p99", us(h.percentile(99)), 3)
+            .number("p99.9", us(h.percentile(99.9)), 3)
+            .number("max", us(h.max()), 3)
+            .number("mean", h.mean() / 1e3, 3);
+        json_object lag;
+        lag.number("p99", us(run.send_lag.percentile(99)), 3).number("max", us(run.send_lag.max()), 3);
+        json_object out;
+        out.text("target", cfg.host + ":" + cfg.port)
+            .text("command", cfg.command_name)
+            .count("connections", static_cast<std::uint64_t>(cfg.connections))
+            .count("depth", static_cast<std::uint64_t>(cfg.depth))
+            .text("ids", cfg.distinct_ids ? "distinct" : "repeated")
+            .number("rate", cfg.rate, 3)
+            .flag("spin", cfg.spin)
+            .number("seconds", seconds, 6)
+            .count("replies", run.measured)
+            .count("ok", run.ok)
+            .count("errors", run.errors)
+            .count("lost", run.lost)
+            .count("unmeasured", run.unmeasured)
+            .count("unmeasured_errors", run.unmeasured_errors)
+            .number("throughput", throughput, 1)
+            .object("latency_us", latency)
+            .object("send_lag_us", lag);
+        std::cout << out.str() << std::endl;
         return;
     }
     std::printf("herd-load %s:%s: %s, %d connections, depth %d, %s ids", cfg.host.c_str(), cfg.port.c_str(),
@@ -362,10 +424,17 @@ void report(const run_state& run)
     if (cfg.rate > 0) {
         std::printf(", paced at %.0f/s", cfg.rate);
     }
-    std::printf("\n  measured     %.2f s%s\n", seconds,
-                cfg.count > 0 ? "" : (" after " + std::to_string(cfg.warmup).substr(0, 4) + " s warm-up").c_str());
-    std::printf("  replies      %llu ok, %llu errors, %llu lost\n", static_cast<unsigned long long>(run.ok),
+    std::printf("\n  measured     %.2f s", seconds);
+    if (cfg.count == 0) {
+        std::printf(" after %.2f s warm-up", cfg.warmup);
+    }
+    std::printf("\n  replies      %llu ok, %llu errors, %llu lost\n", static_cast<unsigned long long>(run.ok),
                 static_cast<unsigned long long>(run.errors), static_cast<unsigned long long>(run.lost));
+    if (run.unmeasured > 0) {
+        std::printf("  unmeasured   %llu replies in the warm-up or after the end, %llu of them errors\n",
+                    static_cast<unsigned long long>(run.unmeasured),
+                    static_cast<unsigned long long>(run.unmeasured_errors));
+    }
     std::printf("  throughput   %.0f replies/s\n", throughput);
     std::printf("  latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", format_ms(h.percentile(50)).c_str(),
                 format_ms(h.percentile(90)).c_str(), format_ms(h.percentile(99)).c_str(),
@@ -409,21 +478,21 @@ int main(int argc, char** argv)
     po::options_description options(
         "herd-load: a load generator for the herd, or any server that answers a line with a line.\n\n"
         "Usage: herd-load --port PORT [options]\n\nOptions");
-    options.add_options()("help,h", "print this help and exit")("host", po::value(&cfg.host)->default_value(cfg.host),
-                                                                "server to drive")(
-        "port,p", po::value(&cfg.port)->required(), "its port")(
+    options.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+        "host", po::value(&cfg.host)->default_value(cfg.host),
+        "server to drive")("port,p", po::value(&cfg.port)->required(), "its port")(
         "connections,c", po::value(&cfg.connections)->default_value(cfg.connections),
         "connections at once")("depth,d", po::value(&cfg.depth)->default_value(cfg.depth),
                                "commands in flight per connection: 1 is request and reply, more is pipelined")(
         "command", po::value(&cfg.command_name)->default_value(cfg.command_name),
         "iamat, whatsat, mix (IAMAT with a share of WHATSAT), set (Redis inline SET), line (IAMAT to a "
         "one-line-reply server), or idle (open the connections and hold them)")(
-        "whatsat-share", po::value(&whatsat_share)->default_value(whatsat_share), "mix: the share of WHATSAT")(
+        "whatsat-share", po::value(&whatsat_share)->default_value(whatsat_share, "0.1"), "mix: the share of WHATSAT")(
         "ids", po::value(&ids)->default_value(ids),
         "distinct: every IAMAT a new client; repeated: one client per connection, updated")(
         "id-prefix", po::value(&cfg.id_prefix), "client IDs start with this (default: load<pid>)")(
-        "duration", po::value(&cfg.duration)->default_value(cfg.duration), "seconds measured (idle: held)")(
-        "warmup", po::value(&cfg.warmup)->default_value(cfg.warmup), "seconds run before measuring")(
+        "duration", po::value(&cfg.duration)->default_value(cfg.duration, "5"), "seconds measured (idle: held)")(
+        "warmup", po::value(&cfg.warmup)->default_value(cfg.warmup, "1"), "seconds run before measuring")(
         "count", po::value(&cfg.count), "send this many commands in all, measure them all, then stop")(
         "rate", po::value(&cfg.rate), "commands per second over all connections, evenly paced (depth 1 only)")(
         "spin", po::bool_switch(&cfg.spin),
@@ -435,6 +504,10 @@ int main(int argc, char** argv)
         po::store(po::parse_command_line(argc, argv, options), args);
         if (args.count("help") != 0) {
             std::cout << options << "\n";
+            return 0;
+        }
+        if (args.count("version") != 0) {
+            std::cout << "herd-load " << HERD_VERSION << "\n";
             return 0;
         }
         po::notify(args);
@@ -495,5 +568,5 @@ int main(int argc, char** argv)
     if (cfg.command != mode::idle) {
         report(run);
     }
-    return run.errors > 0 || run.lost > 0 ? 1 : 0;
+    return run.errors > 0 || run.unmeasured_errors > 0 || run.lost > 0 ? 1 : 0;
 }

@@ -709,7 +709,10 @@ def escape_for_log(data: bytes) -> str:
 def make_server_log(name: str, log_dir: Path) -> logging.Logger:
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_dir / f"{name}.log")
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03d000Z %(levelname)-5s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    # spdlog's level names, as Herd and the Node reference write them:
+    # info, warning, error (logging's own are upper case).
+    handler.addFilter(lambda record: setattr(record, "level", record.levelname.lower()) or True)
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03d000Z %(level)-5s %(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     log = logging.getLogger(f"herd.{name}")

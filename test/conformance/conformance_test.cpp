@@ -14,6 +14,7 @@
 #include <csignal>
 #include <regex>
 #include <span>
+#include <sstream>
 
 using namespace herd;
 using namespace herd::test;
@@ -394,6 +395,28 @@ TEST_CASE("places: the offline places answer with no key and no setting", "[conf
     talk(herd.port("Goloman"), "IAMAT kiwi +34.072839-118.442165 1621464827\n");
     const std::string reply = talk(herd.port("Goloman"), "WHATSAT kiwi 0.1 1\n");
     CHECK_THAT(reply, Catch::Contains("\"name\" : \"Royce Hall\"") && Catch::EndsWith("}\n\n"));
+}
+
+TEST_CASE("logs: every line a UTC timestamp to the microsecond, a lower-case level, the event", "[conformance][log]")
+{
+    herd_of_five herd;
+    herd.processes.start("Goloman");
+    talk(herd.port("Goloman"), "IAMAT kiwi +34-118 1621464827\n");
+    herd.processes.process("Goloman").signal(SIGTERM); // every implementation has written its log by exit
+    REQUIRE(herd.processes.process("Goloman").wait(10s) == 0);
+    const std::string log = herd.processes.log_of("Goloman");
+    INFO(log);
+    const std::regex layout(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (info  |warning |error ) *\S.*)");
+    std::istringstream lines(log);
+    int count = 0;
+    for (std::string line; std::getline(lines, line); ++count) {
+        INFO(line);
+        CHECK(std::regex_match(line, layout));
+    }
+    CHECK(count > 0);
+    CHECK(std::regex_search(log, std::regex(R"(Z info  client \S+ < IAMAT kiwi \+34-118 1621464827\n)")));
+    // The herd has no secret: the warning says so, at the warning level.
+    CHECK(std::regex_search(log, std::regex("Z warning .*not authenticated")));
 }
 
 TEST_CASE("interoperation: a herd mixing C++, Python and Node servers floods between them",
