@@ -169,6 +169,19 @@ TEST_CASE("herd-server names the file in every refusal of its configuration", "[
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("the start-up log counts one place as \"1 place\"", "[e2e][log]")
+{
+    process_herd herd(on_free_ports(default_topology()), herd_server_command(),
+                      "[places]\nprovider = \"local\"\nfile = \"one.geojson\"\n");
+    std::ofstream(herd.config().parent_path() / "one.geojson")
+        << R"({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Diddy Riese"},)"
+        << R"( "geometry": {"type": "Point", "coordinates": [-118.447, 34.063]}}]})";
+    herd.start("Goloman");
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    CHECK_THAT(herd.log_of("Goloman"), Catch::Contains("places local (1 place from "));
+}
+
 TEST_CASE("herd-server reports a port in use with status 1, and leaves the running server's log alone", "[e2e][cli]")
 {
     process_herd herd(on_free_ports(default_topology()), herd_server_command());
