@@ -153,7 +153,9 @@ server_config read_server(const std::string& name, const toml::node& node, const
         for (const toml::node& n : *list) {
             const std::string& neighbour = n.as_string()->get();
             if (std::find(server.neighbors.begin(), server.neighbors.end(), neighbour) != server.neighbors.end()) {
-                fail(source, where + ".neighbors names \"" + neighbour + "\" twice");
+                std::string what = where;
+                what.append(".neighbors names \"").append(neighbour).append("\" twice");
+                fail(source, what);
             }
             server.neighbors.push_back(neighbour);
         }
