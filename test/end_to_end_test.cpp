@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <fstream>
@@ -221,6 +222,36 @@ TEST_CASE("SIGHUP reopens the log at its path, for logrotate", "[e2e][log]")
     const std::string fresh = read_file(log);
     CHECK_THAT(fresh, Catch::Contains("< IAMAT after") && Catch::Contains("Goloman stopped"));
     CHECK_THAT(fresh, !Catch::Contains("IAMAT before"));
+}
+
+TEST_CASE("herd.log_max_bytes keeps a busy server's log files bounded in size and count", "[e2e][log][rotation]")
+{
+    process_herd herd(on_free_ports(default_topology()), herd_server_command(),
+                      "log_max_bytes = 1048576\nlog_max_files = 2\n");
+    herd.start("Goloman");
+    // About 4 MB of log: each IAMAT logs its line and its reply.
+    std::string batch;
+    for (int i = 0; i < 5000; ++i) {
+        batch += "IAMAT client" + std::to_string(i) + " +34.068930-118.445127 1621464827.959498503\n";
+    }
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        for (int round = 0; round < 3; ++round) {
+            const auto replies = co_await ask(herd.port("Goloman"), batch);
+            CHECK(count_of(replies, "AT Goloman ") == 5000);
+        }
+    });
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    const auto logs = herd.config().parent_path() / "logs";
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(logs)) {
+        names.push_back(entry.path().filename().string());
+        INFO(names.back());
+        CHECK(entry.file_size() <= 1048576);
+    }
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"Goloman.log", "Goloman.log.1", "Goloman.log.2"});
+    CHECK_THAT(herd.log_of("Goloman"), Catch::Contains("Goloman stopped"));
 }
 
 TEST_CASE("a herd without a secret links servers on other loopback addresses", "[e2e][herd]")
