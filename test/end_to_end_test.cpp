@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <fstream>
@@ -19,6 +20,10 @@
 #include <random>
 #include <span>
 #include <sstream>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 using namespace herd;
 using namespace herd::test;
@@ -52,6 +57,45 @@ asio::awaitable<std::string> flood(process_herd& herd, std::string_view from, st
         CHECK(reached);
     }
     co_return at;
+}
+
+// Waits for `file` to hold `needle`, woken by inotify events in its
+// directory (the file may not exist yet): no sleeping between looks.
+bool file_gets(const std::filesystem::path& file, std::string_view needle, std::chrono::milliseconds limit)
+{
+    const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    REQUIRE(fd >= 0);
+    REQUIRE(::inotify_add_watch(fd, file.parent_path().c_str(), IN_CREATE | IN_MODIFY | IN_MOVED_TO) >= 0);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    bool found = false;
+    for (;;) {
+        // The watch is in place before each look, so no change is missed.
+        if (std::filesystem::exists(file) && read_file(file).find(needle) != std::string::npos) {
+            found = true;
+            break;
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            break;
+        }
+        pollfd ready{fd, POLLIN, 0};
+        ::poll(&ready, 1, static_cast<int>(left.count()));
+        std::array<char, 4096> events{};
+        while (::read(fd, events.data(), events.size()) > 0) {
+        }
+    }
+    ::close(fd);
+    return found;
+}
+
+std::size_t count_of(const std::string& text, std::string_view needle)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
 }
 
 } // namespace
@@ -92,17 +136,141 @@ TEST_CASE("herd-server refuses a bad name or a bad topology with status 2", "[e2
 
     std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--config", "missing.toml"}, dir);
     CHECK(status == 2);
-    CHECK_THAT(err, Catch::Contains("missing.toml: cannot be read"));
+    CHECK_THAT(err, Catch::Contains("missing.toml: cannot be read: No such file or directory"));
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("herd-server reports a port in use with status 1", "[e2e][cli]")
+TEST_CASE("herd-server refuses stray arguments with status 2", "[e2e][cli]")
+{
+    const std::string config = HERD_SOURCE_DIR "/herd.toml";
+    // --config forgotten: the file would be taken for nothing.
+    auto [status, err] = run_command({server_binary, "--name", "Goloman", config}, ".");
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("unexpected argument \"" + config + "\""));
+    std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--config", config, "extra-arg"}, ".");
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains("unexpected argument \"extra-arg\""));
+}
+
+TEST_CASE("herd-server names the file in every refusal of its configuration", "[e2e][cli]")
+{
+    const auto dir = scratch_dir("herd-e2e-");
+    auto [status, err] = run_command({server_binary, "--name", "Goloman", "--config", dir.string()}, ".");
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains(dir.string() + ": is a directory, not a topology file"));
+
+    {
+        std::ofstream(dir / "herd.toml")
+            << "[places]\nprovider = \"local\"\nfile = \"empty.geojson\"\n[servers.Goloman]\nport = 1\n";
+        std::ofstream(dir / "empty.geojson") << R"({"type": "FeatureCollection", "features": []})";
+    }
+    std::tie(status, err) = run_command({server_binary, "--name", "Goloman", "--config", "herd.toml"}, dir);
+    CHECK(status == 2);
+    CHECK_THAT(err, Catch::Contains((dir / "empty.geojson").string() + ": no named points among its features"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the start-up log counts one place as \"1 place\"", "[e2e][log]")
+{
+    process_herd herd(on_free_ports(default_topology()), herd_server_command(),
+                      "[places]\nprovider = \"local\"\nfile = \"one.geojson\"\n");
+    std::ofstream(herd.config().parent_path() / "one.geojson")
+        << R"({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Diddy Riese"},)"
+        << R"( "geometry": {"type": "Point", "coordinates": [-118.447, 34.063]}}]})";
+    herd.start("Goloman");
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    CHECK_THAT(herd.log_of("Goloman"), Catch::Contains("places local (1 place from "));
+}
+
+TEST_CASE("herd-server reports a port in use with status 1, and leaves the running server's log alone", "[e2e][cli]")
 {
     process_herd herd(on_free_ports(default_topology()), herd_server_command());
     herd.start("Welsh");
     auto [status, err] = run_command({server_binary, "--name", "Welsh", "--config", herd.config().string()}, ".");
     CHECK(status == 1);
     CHECK_THAT(err, Catch::Contains("cannot listen for clients on 127.0.0.1:" + std::to_string(herd.port("Welsh"))));
+    herd.process("Welsh").signal(SIGTERM);
+    CHECK(herd.process("Welsh").wait(5s) == 0);
+    const std::string log = herd.log_of("Welsh");
+    // One server's start-up lines, and none of the one that failed.
+    CHECK(count_of(log, "store: 0 records from") == 1);
+    CHECK(count_of(log, "Welsh starting") == 1);
+    CHECK_THAT(log, !Catch::Contains("cannot listen"));
+}
+
+TEST_CASE("SIGHUP reopens the log at its path, for logrotate", "[e2e][log]")
+{
+    process_herd herd(on_free_ports(default_topology()), herd_server_command());
+    herd.start("Goloman");
+    const auto log = herd.config().parent_path() / "logs" / "Goloman.log";
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        co_await ask(herd.port("Goloman"), "IAMAT before +1+1 1\n");
+    });
+    // What logrotate does: rename the file, then signal the server.
+    REQUIRE(file_gets(log, "< IAMAT before", 5s));
+    std::filesystem::rename(log, log.string() + ".1");
+    herd.process("Goloman").signal(SIGHUP);
+    CHECK(file_gets(log, "log reopened on SIGHUP", 5s));
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        co_await ask(herd.port("Goloman"), "IAMAT after +1+1 2\n");
+    });
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    const std::string rotated = read_file(log.string() + ".1");
+    CHECK_THAT(rotated, Catch::Contains("< IAMAT before") && !Catch::Contains("IAMAT after"));
+    const std::string fresh = read_file(log);
+    CHECK_THAT(fresh, Catch::Contains("< IAMAT after") && Catch::Contains("Goloman stopped"));
+    CHECK_THAT(fresh, !Catch::Contains("IAMAT before"));
+}
+
+TEST_CASE("herd.log_max_bytes keeps a busy server's log files bounded in size and count", "[e2e][log][rotation]")
+{
+    process_herd herd(on_free_ports(default_topology()), herd_server_command(),
+                      "log_max_bytes = 1048576\nlog_max_files = 2\n");
+    herd.start("Goloman");
+    // About 4 MB of log: each IAMAT logs its line and its reply.
+    std::string batch;
+    for (int i = 0; i < 5000; ++i) {
+        batch += "IAMAT client" + std::to_string(i) + " +34.068930-118.445127 1621464827.959498503\n";
+    }
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        for (int round = 0; round < 3; ++round) {
+            const auto replies = co_await ask(herd.port("Goloman"), batch);
+            CHECK(count_of(replies, "AT Goloman ") == 5000);
+        }
+    });
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    const auto logs = herd.config().parent_path() / "logs";
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(logs)) {
+        names.push_back(entry.path().filename().string());
+        INFO(names.back());
+        CHECK(entry.file_size() <= 1048576);
+    }
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"Goloman.log", "Goloman.log.1", "Goloman.log.2"});
+    CHECK_THAT(herd.log_of("Goloman"), Catch::Contains("Goloman stopped"));
+}
+
+TEST_CASE("a herd without a secret links servers on other loopback addresses", "[e2e][herd]")
+{
+    // Hands on 127.0.0.3: its neighbours dial it there, so its peer port
+    // must listen there too.
+    auto topology = on_free_ports(default_topology());
+    for (auto& s : topology.servers) {
+        if (s.name == "Hands") {
+            s.host = "127.0.0.3";
+        }
+    }
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, topology);
+        herd.start_all();
+        const std::string at = first_line(co_await ask(herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n"));
+        const bool reached = co_await herd.changed().until([&] { return herd.record_at("Hands", "kiwi") == at; }, 3s);
+        CHECK(reached);
+    });
 }
 
 TEST_CASE("five herd-server processes: flooding, a SIGKILLed server restarted, clean shutdown, logs", "[e2e][herd]")

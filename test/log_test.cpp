@@ -84,3 +84,84 @@ TEST_CASE("escape_for_log finds a byte to escape wherever it sits in a long line
         }
     }
 }
+
+namespace {
+
+std::size_t files_in(const std::filesystem::path& dir)
+{
+    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(dir), {}));
+}
+
+} // namespace
+
+TEST_CASE("a log past its size is rotated, and only max_files old ones are kept", "[log][rotation]")
+{
+    const auto dir = test::scratch_dir("herd-log-");
+    constexpr std::uint64_t max_bytes = 100 * 1024;
+    {
+        auto log = make_server_log("Goloman", dir, log_rotation{max_bytes, 2});
+        const std::string line(200, 'x');
+        // About 2 MB: twenty times the size, so the count is what bounds it.
+        for (int i = 0; i < 10000; ++i) {
+            log->info("{} {}", i, line);
+        }
+        log->info("the last line");
+        log->flush();
+    }
+    CHECK(files_in(dir) == 3);
+    for (const auto* name : {"Goloman.log", "Goloman.log.1", "Goloman.log.2"}) {
+        INFO(name);
+        REQUIRE(std::filesystem::exists(dir / name));
+        CHECK(std::filesystem::file_size(dir / name) <= max_bytes);
+        CHECK(std::filesystem::file_size(dir / name) > 0);
+    }
+    const std::string current = test::read_file(dir / "Goloman.log");
+    CHECK_THAT(current, Catch::EndsWith("the last line\n"));
+    // Whole lines only: every file starts with a timestamp.
+    CHECK_THAT(test::read_file(dir / "Goloman.log.1"), Catch::StartsWith("20"));
+    CHECK_THAT(test::read_file(dir / "Goloman.log.1"), Catch::EndsWith("\n"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a log reopened after its file was renamed goes on in a new file at the old path", "[log][reopen]")
+{
+    const auto dir = test::scratch_dir("herd-log-");
+    {
+        auto log = make_server_log("Goloman", dir);
+        log->info("before the rename");
+        log->flush();
+        std::filesystem::rename(dir / "Goloman.log", dir / "Goloman.log.old");
+        log->info("still in the renamed file");
+        reopen_server_log(*log);
+        log->info("after the reopen");
+        log->flush();
+    }
+    const std::string old_file = test::read_file(dir / "Goloman.log.old");
+    CHECK_THAT(old_file, Catch::Contains("before the rename") && Catch::Contains("still in the renamed file"));
+    CHECK_THAT(old_file, !Catch::Contains("after the reopen"));
+    CHECK_THAT(test::read_file(dir / "Goloman.log"), Catch::Contains("after the reopen"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a log opened later holds its lines until it is opened, and writes nothing if it never is", "[log][reopen]")
+{
+    const auto dir = test::scratch_dir("herd-log-");
+    {
+        auto never = make_server_log("Goloman", dir, {}, log_open::later);
+        never->info("a start-up line");
+        never->warn("a warning");
+        never->flush();
+    }
+    CHECK_FALSE(std::filesystem::exists(dir / "Goloman.log"));
+    {
+        auto later = make_server_log("Goloman", dir, {}, log_open::later);
+        later->info("held");
+        later->flush();
+        CHECK_FALSE(std::filesystem::exists(dir / "Goloman.log"));
+        open_server_log(*later);
+        later->info("then written");
+        later->flush();
+    }
+    CHECK_THAT(test::read_file(dir / "Goloman.log"), Catch::Contains("held") && Catch::Contains("then written"));
+    std::filesystem::remove_all(dir);
+}

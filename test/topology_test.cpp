@@ -165,3 +165,88 @@ TEST_CASE("[limits] is read, and refused out of range", "[topology][limits]")
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nmax_lines = 3\n"),
                Catch::Contains("unknown key limits.max_lines"));
 }
+
+TEST_CASE("without a secret every server's host must be a loopback address", "[topology][secret]")
+{
+    // Without a secret the peer port stays on loopback, where peers dial
+    // the server's own host: a host off loopback could never be reached.
+    CHECK_THAT(refusal("[servers.A]\nhost = \"10.0.0.5\"\nport = 1\n"),
+               Catch::Contains("servers.A.host \"10.0.0.5\" is not a loopback address") &&
+                   Catch::Contains("herd.secret"));
+    CHECK_THAT(refusal("[servers.A]\nhost = \"herd-a.example\"\nport = 1\n"),
+               Catch::Contains("servers.A.host \"herd-a.example\" is not a loopback address"));
+    CHECK_THAT(refusal("[servers.A]\nhost = \"0.0.0.0\"\nport = 1\n"), Catch::Contains("not a loopback address"));
+    for (const auto* host : {"127.0.0.1", "127.0.0.3", "127.255.0.9", "localhost", "::1", "LocalHost"}) {
+        INFO(host);
+        const auto herd = parse("[servers.A]\nhost = \"" + std::string(host) + "\"\nport = 1\n");
+        CHECK(herd.find("A")->host == host);
+    }
+    const auto with_secret = parse("[herd]\nsecret = \"s\"\n[servers.A]\nhost = \"10.0.0.5\"\nport = 1\n");
+    CHECK(with_secret.find("A")->host == "10.0.0.5");
+
+    CHECK(is_loopback_host("127.0.0.3"));
+    CHECK(is_loopback_host("localhost"));
+    CHECK(is_loopback_host("::1"));
+    CHECK_FALSE(is_loopback_host("128.0.0.1"));
+    CHECK_FALSE(is_loopback_host("0.0.0.0"));
+    CHECK_FALSE(is_loopback_host("::"));
+    CHECK_FALSE(is_loopback_host("example.org"));
+}
+
+TEST_CASE("an admin port that its default would push past 65535 is refused", "[topology]")
+{
+    CHECK_THAT(refusal("[servers.A]\nport = 50000\npeer_port = 1000\n"),
+               Catch::Contains("servers.A.admin_port defaults to port + 20000, which is past 65535") &&
+                   Catch::Contains("admin_port = 0"));
+    const auto off = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 0\n");
+    CHECK(off.find("A")->admin_port == 0);
+    const auto set = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 1001\n");
+    CHECK(set.find("A")->admin_port == 1001);
+}
+
+TEST_CASE("ports are compared by address, not by the host's spelling", "[topology]")
+{
+    CHECK_THAT(refusal("[servers.A]\nhost = \"localhost\"\nport = 1\n[servers.B]\nhost = \"127.0.0.1\"\nport = 1\n"),
+               Catch::Contains("servers.B.port and servers.A.port both use 127.0.0.1:1"));
+    CHECK_THAT(refusal("[servers.A]\nhost = \"0:0:0:0:0:0:0:1\"\nport = 1\n[servers.B]\nhost = \"::1\"\nport = 1\n"),
+               Catch::Contains("both use [::1]:1"));
+    CHECK_THAT(refusal("[herd]\nsecret = \"s\"\n[servers.A]\nhost = \"0.0.0.0\"\nport = 1\n"
+                       "[servers.B]\nhost = \"10.0.0.2\"\nport = 1\n"),
+               Catch::Contains("both use"));
+    // Admin endpoints listen on herd.admin_host, whatever the server's host.
+    CHECK_THAT(refusal("[servers.A]\nhost = \"127.0.0.2\"\nport = 1\nadmin_port = 5\n"
+                       "[servers.B]\nhost = \"127.0.0.3\"\nport = 2\nadmin_port = 5\n"),
+               Catch::Contains("servers.B.admin_port and servers.A.admin_port both use 127.0.0.1:5"));
+    const auto apart = parse("[servers.A]\nhost = \"127.0.0.2\"\nport = 1\n"
+                             "[servers.B]\nhost = \"127.0.0.3\"\nport = 1\nadmin_port = 20002\n");
+    CHECK(apart.find("A")->port == apart.find("B")->port);
+}
+
+TEST_CASE("a neighbour named twice is refused", "[topology]")
+{
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbors = [\"B\", \"B\"]\n[servers.B]\nport = 2\n"),
+               Catch::Contains("servers.A.neighbors names \"B\" twice"));
+}
+
+TEST_CASE("a topology path that is a directory, or unreadable, is refused with the reason", "[topology]")
+{
+    CHECK_THROWS_WITH(load_topology(HERD_SOURCE_DIR "/docs"),
+                      Catch::Contains("/docs: is a directory, not a topology file"));
+    CHECK_THROWS_WITH(load_topology("/nonexistent/herd.toml"),
+                      Catch::Contains("/nonexistent/herd.toml: cannot be read: No such file or directory"));
+}
+
+TEST_CASE("log rotation is read from [herd], and refused out of range", "[topology][log]")
+{
+    const auto defaults = parse(minimal);
+    CHECK(defaults.log_rotation.max_bytes == 0);
+    CHECK(defaults.log_rotation.max_files == 5);
+    const auto set =
+        parse(std::string("[herd]\nlog_max_bytes = 104857600\nlog_max_files = 3\n") + std::string(minimal));
+    CHECK(set.log_rotation.max_bytes == 104857600);
+    CHECK(set.log_rotation.max_files == 3);
+    CHECK_THAT(refusal(std::string("[herd]\nlog_max_bytes = 1000\n") + std::string(minimal)),
+               Catch::Contains("herd.log_max_bytes must be 0 (no rotation) or from 1048576"));
+    CHECK_THAT(refusal(std::string("[herd]\nlog_max_files = 0\n") + std::string(minimal)),
+               Catch::Contains("herd.log_max_files must be a whole number from 1 to 100"));
+}

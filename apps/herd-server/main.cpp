@@ -1,6 +1,6 @@
 // herd-server: one server of the herd. The twin of the prototype's
 // `asyncio.run(main())`: read the topology, build the server, run the one
-// io_context until SIGINT or SIGTERM.
+// io_context until SIGINT or SIGTERM. SIGHUP reopens the log, for logrotate.
 #include "herd/log.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/server.hpp"
@@ -17,6 +17,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace po = boost::program_options;
@@ -28,11 +30,37 @@ namespace {
 constexpr int exit_usage = 2;
 constexpr int exit_failure = 1;
 
-asio::awaitable<void> stop_on_signal(asio::signal_set& signals, herd::server& server)
+asio::awaitable<void> stop_on_signal(asio::signal_set& signals, asio::signal_set& hangups, herd::server& server)
 {
     auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     if (!ec) {
         server.stop();
+        hangups.cancel(); // else its wait would keep io.run() from returning
+    }
+}
+
+// On the loop's thread, as the log's sink takes no lock.
+asio::awaitable<void> reopen_on_hangup(asio::signal_set& hangups, spdlog::logger& log)
+{
+    for (;;) {
+        auto [ec, signal] = co_await hangups.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            co_return;
+        }
+        try {
+            herd::reopen_server_log(log);
+            log.info("log reopened on SIGHUP");
+        } catch (const std::exception& e) {
+            log.error("log not reopened on SIGHUP, lines go on in the old file: {}", e.what());
+        }
+        log.flush();
+    }
+}
+
+void rethrow(std::exception_ptr e)
+{
+    if (e) {
+        std::rethrow_exception(e);
     }
 }
 
@@ -64,7 +92,9 @@ int run(const po::variables_map& args)
     options.data_dir = herd.data_dir.empty() ? std::filesystem::path("herd-data") : herd.data_dir;
     options.places_timeout = herd.places.timeout;
     try {
-        options.log = herd::make_server_log(name, log_dir);
+        // Opened once the ports are bound: a second server of the same name
+        // fails on them first, and never writes into the running one's log.
+        options.log = herd::make_server_log(name, log_dir, herd.log_rotation, herd::log_open::later);
         if (!herd.log_every_line) {
             options.log->set_level(spdlog::level::warn);
         }
@@ -76,14 +106,18 @@ int run(const po::variables_map& args)
 
     try {
         herd::server server(io, herd, name, options);
+        try {
+            herd::open_server_log(*options.log);
+        } catch (const std::exception& e) {
+            std::cerr << "herd-server: " << e.what() << "\n";
+            return exit_usage;
+        }
         server.start();
 
         asio::signal_set signals(io, SIGINT, SIGTERM);
-        asio::co_spawn(io, stop_on_signal(signals, server), [](std::exception_ptr e) {
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        });
+        asio::signal_set hangups(io, SIGHUP);
+        asio::co_spawn(io, stop_on_signal(signals, hangups, server), rethrow);
+        asio::co_spawn(io, reopen_on_hangup(hangups, *options.log), rethrow);
         const auto* me = herd.find(name);
         // The one line on stdout: what scripts and tests wait for.
         std::cout << name << ": clients on " << me->host << ":" << server.client_port() << ", peers on port "
@@ -108,12 +142,28 @@ int main(int argc, char** argv)
         "the topology file")("log-dir", po::value<std::string>(),
                              "directory for NAME.log (default: herd.log_dir in the topology file, else ./logs)");
 
+    // Positional arguments are collected only to be refused: a file named
+    // without --config would otherwise be ignored for ./herd.toml.
+    po::options_description stray;
+    stray.add_options()("stray", po::value<std::vector<std::string>>());
+    po::options_description all;
+    all.add(options).add(stray);
+    po::positional_options_description positional;
+    positional.add("stray", -1);
+
     po::variables_map args;
     try {
-        po::store(po::parse_command_line(argc, argv, options), args);
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), args);
         po::notify(args);
     } catch (const po::error& e) {
         std::cerr << "herd-server: " << e.what() << "\n\n" << options << "\n";
+        return exit_usage;
+    }
+    if (args.count("stray") != 0) {
+        const auto& words = args["stray"].as<std::vector<std::string>>();
+        std::cerr << "herd-server: unexpected argument \"" << words.front() << "\""
+                  << (words.front().ends_with(".toml") ? " (a topology file is named with --config)" : "") << "\n\n"
+                  << options << "\n";
         return exit_usage;
     }
     if (args.count("help") != 0) {

@@ -4,6 +4,9 @@
 #include <boost/geometry/index/rtree.hpp>
 #include <boost/json.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -111,7 +114,7 @@ std::unique_ptr<local_places> local_places::from_geojson(std::string_view geojso
     }
 
     auto idx = std::make_unique<index>();
-    idx->origin = std::move(origin);
+    idx->origin = origin; // `fail` still names it
     if (const auto* a = root->if_contains("attribution"); a != nullptr && a->is_string()) {
         idx->attributions.push_back(*a);
     }
@@ -155,9 +158,13 @@ std::unique_ptr<local_places> local_places::from_geojson(std::string_view geojso
 
 std::unique_ptr<local_places> local_places::from_file(const std::filesystem::path& file)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        throw places_data_error(file.string() + ": is a directory, not a GeoJSON file");
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        throw places_data_error(file.string() + ": cannot be read");
+        throw places_data_error(file.string() + ": cannot be read: " + std::strerror(errno));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -206,7 +213,8 @@ boost::json::object local_places::search(const places_query& query) const
 
 std::string local_places::describe() const
 {
-    return "local (" + std::to_string(index_->places.size()) + " places from " + index_->origin + ")";
+    const auto n = index_->places.size();
+    return "local (" + std::to_string(n) + (n == 1 ? " place from " : " places from ") + index_->origin + ")";
 }
 
 std::size_t local_places::size() const noexcept

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace herd {
@@ -67,25 +68,57 @@ private:
 // once for warnings, so at most 100 ms of info lines wait in memory.
 // No mutex: a server logs only from its io_context's one thread (the store
 // log's threads never log), and two lines a request made the lock a cost
-// of its own.
+// of its own; reopen() is called on that thread too (herd-server's SIGHUP
+// handler runs on the loop).
+//
+// Rotation is decided a buffer at a time, before it is written: a buffer
+// that would take the file past max_bytes goes to a fresh file instead, so
+// a file holds whole lines and is never longer than max_bytes (a buffer is
+// far smaller than the least max_bytes herd.toml allows). It costs one
+// comparison a write(2), and renames only when a file is full.
 class buffered_file_sink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
 public:
-    explicit buffered_file_sink(const std::filesystem::path& file)
-        : fd_(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644))
+    buffered_file_sink(std::filesystem::path file, const log_rotation& rotation, log_open when)
+        : file_(std::move(file)), rotation_(rotation)
     {
-        if (fd_ < 0) {
-            throw std::runtime_error("cannot open the log " + file.string() + ": " + std::strerror(errno));
-        }
         // Room past `capacity` for the line that crosses it, written out next.
         buffer_.reserve(capacity + 1024);
+        if (when == log_open::now) {
+            open();
+        }
     }
     ~buffered_file_sink() override
     {
-        write_out();
-        ::close(fd_);
+        // A log never opened was for a server that never ran: what it
+        // holds is dropped, so it never lands in another one's file.
+        if (fd_ >= 0) {
+            write_out();
+            ::close(fd_);
+        }
     }
     buffered_file_sink(const buffered_file_sink&) = delete;
     buffered_file_sink& operator=(const buffered_file_sink&) = delete;
+
+    // Opens (or, after a rename, opens again) the file at its path; what
+    // is buffered goes to the file that was open before.
+    void open()
+    {
+        if (fd_ >= 0) {
+            write_out();
+        } else {
+            std::filesystem::create_directories(file_.parent_path());
+        }
+        const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            throw std::runtime_error("cannot open the log " + file_.string() + ": " + std::strerror(errno));
+        }
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        fd_ = fd;
+        struct stat st {};
+        file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    }
 
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override
@@ -100,8 +133,50 @@ protected:
 private:
     static constexpr std::size_t capacity = std::size_t{64} * 1024;
 
+    // NAME.log.N-1 -> NAME.log.N ... NAME.log -> NAME.log.1, the oldest
+    // dropped, then a fresh NAME.log. A failure keeps the current file.
+    void rotate() noexcept
+    {
+        const auto numbered = [this](std::size_t n) {
+            auto p = file_;
+            p += "." + std::to_string(n);
+            return p;
+        };
+        std::error_code ec;
+        if (rotation_.max_files == 0) {
+            std::filesystem::remove(file_, ec);
+        } else {
+            std::filesystem::remove(numbered(rotation_.max_files), ec);
+            for (std::size_t n = rotation_.max_files; n > 1; --n) {
+                std::filesystem::rename(numbered(n - 1), numbered(n), ec);
+            }
+            std::filesystem::rename(file_, numbered(1), ec);
+        }
+        const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            return;
+        }
+        ::close(fd_);
+        fd_ = fd;
+        file_bytes_ = 0;
+    }
+
     void write_out() noexcept
     {
+        if (fd_ < 0) {
+            // Not opened yet: the lines wait, the start-up few of them; a
+            // log that is never opened must not grow without bound.
+            if (buffer_.size() > 16 * capacity) {
+                buffer_.clear();
+            }
+            return;
+        }
+        if (buffer_.size() == 0) {
+            return;
+        }
+        if (rotation_.max_bytes != 0 && file_bytes_ != 0 && file_bytes_ + buffer_.size() > rotation_.max_bytes) {
+            rotate();
+        }
         std::string_view rest(buffer_.data(), buffer_.size());
         while (!rest.empty()) {
             const auto n = ::write(fd_, rest.data(), rest.size());
@@ -112,13 +187,27 @@ private:
                 break; // a full disk loses log lines, never the server
             }
             rest.remove_prefix(static_cast<std::size_t>(n));
+            file_bytes_ += static_cast<std::uint64_t>(n);
         }
         buffer_.clear();
     }
 
-    int fd_;
+    std::filesystem::path file_;
+    log_rotation rotation_;
+    int fd_ = -1;
+    std::uint64_t file_bytes_ = 0;
     spdlog::memory_buf_t buffer_;
 };
+
+buffered_file_sink& file_sink_of(spdlog::logger& log)
+{
+    for (const auto& sink : log.sinks()) {
+        if (auto* file = dynamic_cast<buffered_file_sink*>(sink.get())) {
+            return *file;
+        }
+    }
+    throw std::invalid_argument("the log " + log.name() + " writes to no file");
+}
 
 std::shared_ptr<spdlog::logger> with_format(std::shared_ptr<spdlog::logger> log)
 {
@@ -132,11 +221,21 @@ std::shared_ptr<spdlog::logger> with_format(std::shared_ptr<spdlog::logger> log)
 
 } // namespace
 
-std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir)
+std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir,
+                                                const log_rotation& rotation, log_open when)
 {
-    std::filesystem::create_directories(dir);
-    auto sink = std::make_shared<buffered_file_sink>(dir / (server + ".log"));
+    auto sink = std::make_shared<buffered_file_sink>(dir / (server + ".log"), rotation, when);
     return with_format(std::make_shared<spdlog::logger>(server, std::move(sink)));
+}
+
+void open_server_log(spdlog::logger& log)
+{
+    file_sink_of(log).open();
+}
+
+void reopen_server_log(spdlog::logger& log)
+{
+    file_sink_of(log).open();
 }
 
 std::shared_ptr<spdlog::logger> make_null_log(const std::string& server)

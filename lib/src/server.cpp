@@ -437,6 +437,15 @@ void listen_on(tcp::acceptor& acceptor, asio::io_context& io, const std::string&
     }
 }
 
+// Without a shared secret nothing proves a peer is a member, so the peer
+// port is kept on loopback: on the server's host, where its neighbours dial
+// it, when that is a loopback address (load_topology refuses any other
+// without a secret), else on 127.0.0.1.
+std::string peer_host(const topology& herd, const server_config& me)
+{
+    return herd.secret || is_loopback_host(me.host) ? me.host : "127.0.0.1";
+}
+
 } // namespace
 
 server::server(asio::io_context& io, const topology& herd, std::string_view name, server_options options)
@@ -452,22 +461,23 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
         options.clock = system_clock_ns;
     }
     state_ = std::make_shared<state>(io, herd, *me, std::move(options));
+    // The ports first: a second server of the same name fails here, before
+    // it logs a line or opens (and replays, and may cut) the running one's store.
+    listen_on(state_->client_acceptor, io, me->host, me->port, "clients");
+    listen_on(state_->peer_acceptor, io, peer_host(herd, *me), me->peer_port, "peers");
+    if (me->admin_port != 0) {
+        listen_on(state_->admin_acceptor, io, herd.admin_host, me->admin_port, "admin");
+    }
     if (!state_->options.data_dir.empty()) {
         auto& s = *state_;
         s.disk = std::make_unique<store_log>(s.options.data_dir / (s.me.name + ".store"), s.store,
                                              herd.fsync_always ? fsync_policy::always : fsync_policy::batch);
         const auto& replay = s.disk->replayed();
-        s.log->info("store: {} records from {}", replay.records, s.disk->file().string());
+        s.log->info("store: {} record{} from {}", replay.records, replay.records == 1 ? "" : "s",
+                    s.disk->file().string());
         if (replay.cut_bytes > 0) {
             s.log->warn("store: cut {} bytes off {}: {}", replay.cut_bytes, s.disk->file().string(), replay.cut_reason);
         }
-    }
-    listen_on(state_->client_acceptor, io, me->host, me->port, "clients");
-    // Without a shared secret nothing proves a peer is a member, so the
-    // peer port is kept off the network.
-    listen_on(state_->peer_acceptor, io, herd.secret ? me->host : "127.0.0.1", me->peer_port, "peers");
-    if (me->admin_port != 0) {
-        listen_on(state_->admin_acceptor, io, herd.admin_host, me->admin_port, "admin");
     }
 }
 
@@ -484,8 +494,8 @@ void server::start()
         neighbours += neighbours.empty() ? n : ", " + n;
     }
     s.log->info("{} starting: clients on {}:{}, peers on {}:{}, neighbours {}, places {}", s.me.name, s.me.host,
-                client_port(), s.herd.secret ? s.me.host : "127.0.0.1", peer_port(),
-                neighbours.empty() ? "none" : neighbours, s.options.places->describe());
+                client_port(), peer_host(s.herd, s.me), peer_port(), neighbours.empty() ? "none" : neighbours,
+                s.options.places->describe());
     if (s.herd.secret) {
         s.log->info("peers prove membership with the shared secret from {}", s.herd.secret_origin);
     } else {

@@ -3,10 +3,14 @@
 #include "herd/google_api.hpp"
 #include "herd/protocol.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -134,7 +138,10 @@ server_config read_server(const std::string& name, const toml::node& node, const
     if (const toml::node* admin = table.get("admin_port")) {
         // 0 turns the endpoint off; anything else is a port.
         server.admin_port = admin->value<std::int64_t>() == 0 ? 0 : port_value(*admin, source, where + ".admin_port");
-    } else if (server.port <= 65535 - 20000) {
+    } else if (server.port > 65535 - 20000) {
+        fail(source, where + ".admin_port defaults to port + 20000, which is past 65535; set it (admin_port = 0 "
+                             "turns the endpoint off)");
+    } else {
         server.admin_port = static_cast<std::uint16_t>(server.port + 20000);
     }
     const toml::node* neighbors = table.get("neighbors");
@@ -144,7 +151,13 @@ server_config read_server(const std::string& name, const toml::node& node, const
             fail(source, where + ".neighbors must be an array of server names");
         }
         for (const toml::node& n : *list) {
-            server.neighbors.push_back(n.as_string()->get());
+            const std::string& neighbour = n.as_string()->get();
+            if (std::find(server.neighbors.begin(), server.neighbors.end(), neighbour) != server.neighbors.end()) {
+                std::string what = where;
+                what.append(".neighbors names \"").append(neighbour).append("\" twice");
+                fail(source, what);
+            }
+            server.neighbors.push_back(neighbour);
         }
     }
     return server;
@@ -174,22 +187,97 @@ void check_links(topology& herd, const std::string& source)
     }
 }
 
+std::string lower(std::string_view text)
+{
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+// Where a host binds, as the duplicate-port check compares it: the address
+// an IP literal spells (so 0:0:0:0:0:0:0:1 is ::1), localhost as
+// 127.0.0.1, any other name as itself in lower case. No lookup: the check
+// gives the same answer on every machine.
+struct bind_address {
+    std::string text; // "127.0.0.1", "[::1]", "herd-a.example"
+    bool wildcard = false;
+
+    explicit bind_address(std::string_view host)
+    {
+        const std::string name = lower(host);
+        boost::system::error_code ec;
+        const auto address = boost::asio::ip::make_address(name == "localhost" ? "127.0.0.1" : name, ec);
+        if (ec) {
+            text = name;
+            return;
+        }
+        text = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+        wildcard = address.is_unspecified();
+    }
+    // 0.0.0.0 or :: takes the port on every address.
+    bool overlaps(const bind_address& other) const { return text == other.text || wildcard || other.wildcard; }
+};
+
 void check_endpoints(const topology& herd, const std::string& source)
 {
-    std::map<std::pair<std::string, std::uint16_t>, std::string> taken;
+    struct claimed {
+        bind_address where;
+        std::uint16_t port;
+        std::string what;
+    };
+    std::vector<claimed> taken;
     auto claim = [&](const std::string& host, std::uint16_t port, const std::string& what) {
-        auto [it, fresh] = taken.emplace(std::pair(host, port), what);
-        if (!fresh) {
-            fail(source, what + " and " + it->second + " both use " + host + ":" + std::to_string(port));
+        bind_address where(host);
+        for (const auto& other : taken) {
+            if (other.port == port && where.overlaps(other.where)) {
+                fail(source, what + " and " + other.what + " both use " + where.text + ":" + std::to_string(port));
+            }
         }
+        taken.push_back({std::move(where), port, what});
     };
     for (const auto& s : herd.servers) {
         claim(s.host, s.port, "servers." + s.name + ".port");
+        // The peer port listens on the server's host: with a secret on any
+        // address, without one only on a loopback one (check_hosts).
         claim(s.host, s.peer_port, "servers." + s.name + ".peer_port");
         if (s.admin_port != 0) {
-            claim(s.host, s.admin_port, "servers." + s.name + ".admin_port");
+            claim(herd.admin_host, s.admin_port, "servers." + s.name + ".admin_port");
         }
     }
+}
+
+// Without a secret nothing proves a peer is a member, so peer ports listen
+// on loopback only. Peers dial a server at its host, so that host must be
+// a loopback address itself: anything else could never be reached.
+void check_hosts(const topology& herd, const std::string& source)
+{
+    if (herd.secret) {
+        return;
+    }
+    for (const auto& s : herd.servers) {
+        if (!is_loopback_host(s.host)) {
+            fail(source, "servers." + s.name + ".host \"" + s.host +
+                             "\" is not a loopback address: without herd.secret (or herd.secret_env) peer ports "
+                             "listen on loopback only, where peers on other hosts cannot reach them; set a secret, or "
+                             "use 127.x.x.x, ::1 or localhost");
+        }
+    }
+}
+
+std::uint64_t read_herd_count(const toml::table& table, std::string_view key, std::int64_t low, std::int64_t high,
+                              bool zero_allowed, std::uint64_t fallback, const std::string& source)
+{
+    const toml::node* node = table.get(key);
+    if (node == nullptr) {
+        return fallback;
+    }
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value || !((*value >= low && *value <= high) || (zero_allowed && *value == 0))) {
+        fail(source, "herd." + std::string(key) + " must be " +
+                         (zero_allowed ? "0 (no rotation) or from " : "a whole number from ") + std::to_string(low) +
+                         " to " + std::to_string(high));
+    }
+    return static_cast<std::uint64_t>(*value);
 }
 
 void read_herd_settings(const toml::table& root, topology& herd, const std::string& source,
@@ -200,8 +288,14 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
         return;
     }
     refuse_unknown_keys(*table,
-                        {"log_dir", "log_level", "data_dir", "fsync", "secret", "secret_env", "admin_host", "catch_up"},
+                        {"log_dir", "log_level", "log_max_bytes", "log_max_files", "data_dir", "fsync", "secret",
+                         "secret_env", "admin_host", "catch_up"},
                         source, "herd.");
+    // A buffer of the log (64 KiB) must fit in a file many times over.
+    herd.log_rotation.max_bytes = read_herd_count(*table, "log_max_bytes", std::int64_t{1} << 20, std::int64_t{1} << 40,
+                                                  true, herd.log_rotation.max_bytes, source);
+    herd.log_rotation.max_files = static_cast<std::size_t>(
+        read_herd_count(*table, "log_max_files", 1, 100, false, herd.log_rotation.max_files, source));
     if (auto dir = optional_string(*table, "data_dir", source, "herd.")) {
         herd.data_dir = resolve(base_dir, *dir);
     }
@@ -334,6 +428,23 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
 
 } // namespace
 
+bool is_loopback_host(std::string_view host)
+{
+    const std::string name = lower(host);
+    if (name == "localhost") {
+        return true;
+    }
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(name, ec);
+    if (ec) {
+        return false; // a name other than localhost could resolve anywhere
+    }
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback();
+    }
+    return address.is_loopback();
+}
+
 const server_config* topology::find(std::string_view name) const noexcept
 {
     auto it = std::find_if(servers.begin(), servers.end(), [&](const auto& s) { return s.name == name; });
@@ -383,18 +494,26 @@ topology parse_topology(std::string_view toml_text, const std::string& source, c
     }
     std::sort(herd.servers.begin(), herd.servers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     check_links(herd, source);
+    check_hosts(herd, source);
     check_endpoints(herd, source);
     return herd;
 }
 
 topology load_topology(const std::filesystem::path& file, const env_lookup& env)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) {
+        throw topology_error(file.string() + ": is a directory, not a topology file");
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        throw topology_error(file.string() + ": cannot be read");
+        throw topology_error(file.string() + ": cannot be read: " + std::strerror(errno));
     }
     std::ostringstream text;
     text << in.rdbuf();
+    if (in.bad()) {
+        throw topology_error(file.string() + ": cannot be read: " + std::strerror(errno));
+    }
     const auto base = std::filesystem::absolute(file).parent_path();
     return parse_topology(text.str(), file.string(), base, env);
 }

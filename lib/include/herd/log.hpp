@@ -5,6 +5,7 @@
 
 #include "herd/fwd.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <memory>
@@ -13,10 +14,32 @@
 
 namespace herd {
 
+// Size-based rotation of NAME.log (herd.log_max_bytes, herd.log_max_files).
+struct log_rotation {
+    std::uint64_t max_bytes = 0; // 0: never rotated (logrotate and SIGHUP may do it)
+    std::size_t max_files = 5;   // NAME.log.1 (the newest) to NAME.log.N are kept
+};
+
+// now: the file is opened at once. later: lines wait in memory until
+// open_server_log(), and are dropped if it is never called: herd-server
+// opens its log only once its ports are bound, so a second server of the
+// same name never writes into the running one's file.
+enum class log_open { now, later };
+
 // <dir>/<server>.log, created with its directory if missing; appends.
 // For one thread at a time, as a server's io_context runs on one: the
-// sink takes no lock.
-std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir);
+// sink takes no lock, and open_server_log and reopen_server_log must be
+// called on that thread too.
+std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir,
+                                                const log_rotation& rotation = {}, log_open when = log_open::now);
+
+// Opens a log made with log_open::later and writes the lines that waited.
+// Throws with the reason if the file cannot be opened.
+void open_server_log(spdlog::logger& log);
+
+// Writes out what is buffered, then opens the log's path again: after
+// logrotate renamed the file, the lines go on in a new one at the old path.
+void reopen_server_log(spdlog::logger& log);
 
 // Discards everything; for tests that do not read the log.
 std::shared_ptr<spdlog::logger> make_null_log(const std::string& server);

@@ -4,6 +4,8 @@
 // docs/configuration.md lists every key.
 #pragma once
 
+#include "herd/log.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -18,7 +20,7 @@ namespace herd {
 
 struct server_config {
     std::string name;
-    std::string host = "127.0.0.1";
+    std::string host = "127.0.0.1"; // without a secret: a loopback address (is_loopback_host)
     std::uint16_t port = 0;
     std::uint16_t peer_port = 0;        // default: port + 10000
     std::uint16_t admin_port = 0;       // default: port + 20000; 0 in the file: no admin endpoint
@@ -55,6 +57,7 @@ struct topology {
     std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
     std::string secret_origin;          // where the secret came from, for the start-up log
     std::filesystem::path log_dir;      // empty: "logs" under the working directory
+    herd::log_rotation log_rotation;    // herd.log_max_bytes, herd.log_max_files
     // log_level = "info": every line in and out, as the contract asks;
     // "warn": only what went wrong (for measuring what logging costs).
     bool log_every_line = true;
@@ -77,6 +80,10 @@ public:
 };
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// 127.0.0.0/8, ::1 (or ::ffff:127.x.x.x) or localhost, in any case. Any
+// other name is not: no lookup, so the answer is the same everywhere.
+bool is_loopback_host(std::string_view host);
 
 // Reads the process environment; tests pass their own.
 std::optional<std::string> process_env(const std::string& name);
