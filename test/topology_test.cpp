@@ -165,3 +165,13 @@ TEST_CASE("[limits] is read, and refused out of range", "[topology][limits]")
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nmax_lines = 3\n"),
                Catch::Contains("unknown key limits.max_lines"));
 }
+
+TEST_CASE("limits.admin_connections is read, and refused out of range", "[topology][limits][admin]")
+{
+    CHECK(parse(minimal).limits.admin_connections == 8);
+    CHECK(parse(std::string(minimal) + "[limits]\nadmin_connections = 2\n").limits.admin_connections == 2);
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nadmin_connections = 0\n"),
+               Catch::Contains("limits.admin_connections"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nadmin_connections = 1001\n"),
+               Catch::Contains("limits.admin_connections"));
+}
