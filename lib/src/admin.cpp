@@ -258,9 +258,10 @@ std::optional<clients_page> parse_clients_query(std::string_view query)
         if (key == "after") {
             page.after = std::move(*value);
         } else if (key == "limit") {
+            const std::string_view digits = *value;
             std::size_t limit = 0;
-            const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), limit);
-            if (ec != std::errc{} || end != value->data() + value->size() || limit == 0) {
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), limit);
+            if (ec != std::errc{} || end != digits.data() + digits.size() || limit == 0) {
                 return std::nullopt;
             }
             page.limit = limit;
