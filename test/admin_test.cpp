@@ -1,12 +1,18 @@
 // The admin endpoint over real HTTP: /status, /clients and /metrics from a
 // herd of five on loopback.
+#include "detail/within.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/net.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <set>
+#include <vector>
 
 using namespace herd;
 using namespace herd::test;
@@ -96,7 +102,7 @@ TEST_CASE("admin /clients is the store as JSON", "[admin]")
         CHECK(clients.at("kiwi").at("at").as_string() == at.substr(0, at.size() - 1));
         CHECK(clients.at("kiwi").at("server") == "Goloman");
         CHECK(clients.at("kiwi").at("time_ns").as_int64() == 1621464827500000000);
-        CHECK(clients.at("plum").at("lng").as_double() == 2);
+        CHECK(clients.at("plum").at("lng").to_number<double>() == 2);
     });
 }
 
@@ -127,4 +133,286 @@ TEST_CASE("admin /metrics in Prometheus text format, and refusals", "[admin]")
         const auto posted = co_await http_request(admin, "POST", "/status");
         CHECK(posted.status == 405);
     });
+}
+
+namespace {
+
+// Every counter of server_stats, by its name in /status and its series in
+// /metrics (without the server label). Both sides are checked against
+// this one list, so a counter added to one side only fails the test.
+const std::vector<std::pair<std::string, std::string>> every_counter{
+    {"client_connections", "herd_client_connections_total"},
+    {"clients_open", "herd_client_connections_open"},
+    {"clients_refused", "herd_clients_refused_total"},
+    {"clients_dropped", "herd_clients_dropped_total"},
+    {"iamat", "herd_requests_total{command=\"IAMAT\",outcome=\"ok\"}"},
+    {"whatsat", "herd_requests_total{command=\"WHATSAT\",outcome=\"ok\"}"},
+    {"invalid", "herd_invalid_lines_total"},
+    {"peer_links_accepted", "herd_peer_links_accepted_total"},
+    {"peer_links_refused", "herd_peer_links_refused_total"},
+    {"peer_records_received", "herd_peer_messages_total{direction=\"in\"}"},
+    {"peer_records_stored", "herd_peer_records_stored_total"},
+    {"peer_records_queued", "herd_peer_records_queued_total"},
+    {"peer_records_sent", "herd_peer_messages_total{direction=\"out\"}"},
+    {"peer_records_dropped", "herd_peer_messages_total{direction=\"dropped\"}"},
+    {"catch_up_records_sent", "herd_catch_up_records_sent_total"},
+    {"admin_open", "herd_admin_connections_open"},
+    {"admin_refused", "herd_admin_connections_refused_total"},
+    {"places_requests", "herd_places_request_seconds_count"},
+};
+
+// "name{server=\"S\",a=\"b\"} 7" -> ("name{a=\"b\"}", "7"); the server label
+// is the same on every series.
+std::map<std::string, std::string> metric_series(const std::string& text, std::string_view server)
+{
+    std::map<std::string, std::string> out;
+    const std::string label = fmt::format("server=\"{}\"", server);
+    std::size_t from = 0;
+    while (from < text.size()) {
+        const auto end = text.find('\n', from);
+        std::string line = text.substr(from, end - from);
+        from = end == std::string::npos ? text.size() : end + 1;
+        if (line.empty() || line.front() == '#') {
+            continue;
+        }
+        const auto space = line.rfind(' ');
+        std::string series = line.substr(0, space);
+        if (const auto at = series.find(label); at != std::string::npos) {
+            series.erase(at, label.size());
+            if (series[at] == ',') {
+                series.erase(at, 1);
+            }
+        }
+        if (series.size() > 2 && series.substr(series.size() - 2) == "{}") {
+            series.resize(series.size() - 2);
+        }
+        out[series] = line.substr(space + 1);
+    }
+    return out;
+}
+
+// Families that are not counters of server_stats.
+bool counter_series(const std::string& series)
+{
+    for (const char* other : {"herd_peer_link_up", "herd_places_requests_total{", "herd_places_request_seconds_bucket",
+                              "herd_places_request_seconds_sum", "herd_store_clients"}) {
+        if (series.rfind(other, 0) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("admin /status and /metrics carry the same counters, with the same values", "[admin]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto admin = herd.at("Goloman").admin_port();
+        co_await ask(herd.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\nWHATSAT kiwi 1 3\n");
+        const auto status = co_await get_json(admin, "/status");
+        const auto metrics = co_await http_request(admin, "GET", "/metrics");
+        REQUIRE(metrics.status == 200);
+
+        std::set<std::string> in_status;
+        for (const auto& member : status.at("counters").as_object()) {
+            in_status.insert(std::string(member.key()));
+        }
+        std::set<std::string> in_metrics;
+        const auto series = metric_series(metrics.body, "Goloman");
+        for (const auto& [name, value] : series) {
+            if (counter_series(name)) {
+                in_metrics.insert(name);
+            }
+        }
+        std::set<std::string> names, metric_names;
+        for (const auto& [name, metric] : every_counter) {
+            names.insert(name);
+            metric_names.insert(metric);
+        }
+        CHECK(in_status == names);
+        CHECK(in_metrics == metric_names);
+        for (const auto& [name, metric] : every_counter) {
+            INFO(name << " / " << metric);
+            const auto* json = status.at("counters").as_object().if_contains(name);
+            const auto it = series.find(metric);
+            if (json != nullptr && it != series.end()) {
+                CHECK(std::to_string(json->to_number<std::uint64_t>()) == it->second);
+            }
+        }
+        CHECK(status.at("counters").at("iamat").as_int64() == 1);
+        CHECK(status.at("counters").at("places_requests").as_int64() == 1);
+    });
+}
+
+TEST_CASE("admin /clients prints coordinates as plain decimals", "[admin]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        co_await ask(herd.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\nIAMAT tiny +0.00001-0.5 1\n");
+        const auto reply = co_await http_request(herd.at("Goloman").admin_port(), "GET", "/clients");
+        REQUIRE(reply.status == 200);
+        CHECK_THAT(reply.body, Catch::Contains("\"lat\":34.06893,\"lng\":-118.445127"));
+        CHECK_THAT(reply.body, Catch::Contains("\"lat\":0.00001,\"lng\":-0.5"));
+        CHECK_THAT(reply.body, !Catch::Contains("E") && !Catch::Contains("e-"));
+    });
+}
+
+TEST_CASE("admin /clients pages by client ID, and /clients/ID looks one up", "[admin]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto admin = herd.at("Goloman").admin_port();
+        co_await ask(herd.port("Goloman"),
+                     "IAMAT delta +1+1 1\nIAMAT alpha +1+1 1\nIAMAT echo +1+1 1\nIAMAT a/b +1+1 1\n"
+                     "IAMAT charlie +1+1 1\nIAMAT bravo +1+1 1\n");
+        const auto keys = [](const boost::json::object& o) {
+            std::vector<std::string> out;
+            for (const auto& member : o) {
+                out.emplace_back(member.key());
+            }
+            return out;
+        };
+        using list = std::vector<std::string>;
+        const std::vector<std::pair<std::string, list>> pages{
+            {"/clients", {"a/b", "alpha", "bravo", "charlie", "delta", "echo"}},
+            {"/clients?limit=2", {"a/b", "alpha"}},
+            {"/clients?after=alpha&limit=2", {"bravo", "charlie"}},
+            {"/clients?after=charlie&limit=5", {"delta", "echo"}},
+            {"/clients?after=b", {"bravo", "charlie", "delta", "echo"}},
+            {"/clients?after=echo", {}},
+            {"/clients?limit=1&after=a%2Fb", {"alpha"}},
+        };
+        for (const auto& [target, expected] : pages) {
+            INFO(target);
+            const auto page = co_await get_json(admin, target);
+            CHECK(keys(page) == expected);
+        }
+
+        const auto one = co_await get_json(admin, "/clients/charlie");
+        CHECK(one.at("server") == "Goloman");
+        CHECK_THAT(std::string(one.at("at").as_string()), Catch::EndsWith(" charlie +1+1 1"));
+        const auto escaped = co_await get_json(admin, "/clients/a%2Fb");
+        CHECK_THAT(std::string(escaped.at("at").as_string()), Catch::EndsWith(" a/b +1+1 1"));
+        for (const auto& [target, status] : std::vector<std::pair<std::string, int>>{{"/clients/zulu", 404},
+                                                                                     {"/clients?limit=0", 400},
+                                                                                     {"/clients?limit=x", 400},
+                                                                                     {"/clients?colour=red", 400},
+                                                                                     {"/clients?after=%zz", 400}}) {
+            INFO(target);
+            const auto reply = co_await http_request(admin, "GET", target);
+            CHECK(reply.status == status);
+        }
+    });
+}
+
+TEST_CASE("admin connections past the bound are closed unanswered, and counted", "[admin][limits]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto admin = herd.at("Goloman").admin_port();
+        constexpr std::size_t bound = 8; // limits.admin_connections' default
+        REQUIRE(herd.herd().limits.admin_connections == bound);
+        std::vector<std::unique_ptr<client>> idle;
+        for (std::size_t i = 0; i < bound; ++i) {
+            idle.push_back(std::make_unique<client>(io.get_executor()));
+            co_await idle.back()->connect(admin);
+            co_await idle.back()->send("GET /status HTTP/1.1\r\n"); // a request begun and never finished
+        }
+        // The server takes connections in the order they came, so it holds
+        // all of these before it reaches the next one.
+        client refused(io.get_executor());
+        co_await refused.connect(admin);
+        // Closed by the server at once, not left waiting for a request.
+        std::array<char, 64> bytes{};
+        auto read = refused.socket().async_read_some(asio::buffer(bytes), herd::detail::use_tuple);
+        const auto closed = co_await herd::detail::within(std::move(read), 5000ms);
+        REQUIRE(closed.has_value());
+        CHECK(std::get<0>(*closed) == asio::error::eof);
+
+        idle.front()->socket().close();
+        idle.erase(idle.begin());
+        // The closed one's slot comes back once the server has seen it go.
+        asio::steady_timer pause(io);
+        int status = 0;
+        for (int i = 0; i < 200 && status != 200; ++i) {
+            status = (co_await http_request(admin, "GET", "/status")).status;
+            pause.expires_after(5ms);
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        REQUIRE(status == 200);
+        const auto counters = co_await get_json(admin, "/status");
+        CHECK(counters.at("counters").at("admin_refused").as_int64() >= 1);
+        CHECK(counters.at("counters").at("admin_open").as_int64() == bound);
+    });
+}
+
+TEST_CASE("admin /clients of a large store streams: IAMATs are answered and stored while it is read", "[admin]")
+{
+    run_async(
+        [](asio::io_context& io) -> asio::awaitable<void> {
+            using namespace asio::experimental::awaitable_operators;
+            local_herd herd(io, on_free_ports(default_topology()));
+            herd.start("Goloman");
+            const auto port = herd.port("Goloman");
+            constexpr int total = 200000, batch = 5000;
+            for (int from = 0; from < total; from += batch) {
+                std::string lines;
+                for (int i = from; i < from + batch; ++i) {
+                    lines += fmt::format("IAMAT c{:06} +34.068930-118.445127 1621464827.{:09}\n", i, i);
+                }
+                co_await ask(port, lines);
+            }
+            REQUIRE(herd.at("Goloman").store().size() == total);
+
+            client reader(io.get_executor());
+            co_await reader.connect(herd.at("Goloman").admin_port());
+            co_await reader.send("GET /clients HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            // The answer has begun: what it holds of the store is being
+            // written now.
+            std::string raw = co_await reader.read_bytes(4096, 10000ms);
+            REQUIRE(raw.size() == 4096);
+
+            std::vector<std::string> events;
+            std::size_t read_when_answered = 0;
+            auto read_rest = [&]() -> asio::awaitable<void> {
+                std::array<char, 65536> buf{};
+                for (;;) {
+                    auto [ec, n] = co_await reader.socket().async_read_some(asio::buffer(buf), herd::detail::use_tuple);
+                    raw.append(buf.data(), n);
+                    if (ec) {
+                        break;
+                    }
+                }
+                events.emplace_back("clients read");
+            };
+            std::string at;
+            auto iamat = [&]() -> asio::awaitable<void> {
+                client c(io.get_executor());
+                co_await c.connect(port);
+                co_await c.send("IAMAT zzzz +1+2 1621464828\n");
+                at = (co_await c.read_line(10000ms)).value_or("");
+                read_when_answered = raw.size();
+                events.emplace_back("AT");
+            };
+            co_await (read_rest() && iamat());
+
+            CHECK(events == std::vector<std::string>{"AT", "clients read"});
+            INFO("bytes of /clients read when the AT came: " << read_when_answered << " of " << raw.size());
+            CHECK(read_when_answered < raw.size() / 2);
+            const auto body = raw.find("\r\n\r\n");
+            REQUIRE(body != std::string::npos);
+            const auto clients = boost::json::parse(raw.substr(body + 4)).as_object();
+            // The stream reached zzzz (last in ID order) after the IAMAT
+            // stored it: the store was read as it stood, piece by piece.
+            CHECK(clients.size() == total + 1);
+            REQUIRE(clients.contains("zzzz"));
+            CHECK(clients.at("zzzz").at("at").as_string() == at);
+        },
+        120s);
 }

@@ -3,6 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <string>
+#include <vector>
+
 using namespace herd;
 
 namespace {
@@ -94,4 +98,44 @@ TEST_CASE("the digest is the same for the same records, whatever order they came
     three.update(b);
     CHECK(three.digest() != one.digest());
     CHECK(three.digest() != 0);
+}
+
+TEST_CASE("the store walks its clients in ID order from after any ID, however it grew", "[store]")
+{
+    location_store store;
+    std::set<std::string> ids;
+    // Enough clients, in a scrambled order, to split the ID runs many times.
+    for (unsigned i = 0; i < 5000; ++i) {
+        const auto id = "c" + std::to_string((i * 7919U) % 5000U);
+        ids.insert(id);
+        REQUIRE(store.update(record_of("AT Hands +0.100000000 " + id + " +1+1 100")) ==
+                location_store::outcome::stored);
+    }
+    REQUIRE(store.update(record_of("AT Hands +0.100000000 c42 +1+1 101")) == location_store::outcome::stored);
+    const auto walk = [&](std::string_view after, std::size_t count) {
+        std::vector<std::string> seen;
+        store.for_each_after(after, [&](std::string_view client, const location_record& r) {
+            CHECK(r.client() == client);
+            seen.emplace_back(client);
+            return seen.size() < count;
+        });
+        return seen;
+    };
+    const std::vector<std::string> sorted(ids.begin(), ids.end());
+    CHECK(walk("", ids.size() + 1) == sorted);
+    CHECK(walk("c42", 3) == std::vector<std::string>{"c420", "c4200", "c4201"});
+    CHECK(walk("d", 10).empty());
+    CHECK(walk("c", 1) == std::vector<std::string>{"c0"});
+    // Resuming after the last ID seen covers every client exactly once.
+    std::vector<std::string> paged;
+    std::string after;
+    for (;;) {
+        const auto page = walk(after, 333);
+        if (page.empty()) {
+            break;
+        }
+        paged.insert(paged.end(), page.begin(), page.end());
+        after = page.back();
+    }
+    CHECK(paged == sorted);
 }

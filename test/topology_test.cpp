@@ -250,3 +250,13 @@ TEST_CASE("log rotation is read from [herd], and refused out of range", "[topolo
     CHECK_THAT(refusal(std::string("[herd]\nlog_max_files = 0\n") + std::string(minimal)),
                Catch::Contains("herd.log_max_files must be a whole number from 1 to 100"));
 }
+
+TEST_CASE("limits.admin_connections is read, and refused out of range", "[topology][limits][admin]")
+{
+    CHECK(parse(minimal).limits.admin_connections == 8);
+    CHECK(parse(std::string(minimal) + "[limits]\nadmin_connections = 2\n").limits.admin_connections == 2);
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nadmin_connections = 0\n"),
+               Catch::Contains("limits.admin_connections"));
+    CHECK_THAT(refusal(std::string(minimal) + "[limits]\nadmin_connections = 1001\n"),
+               Catch::Contains("limits.admin_connections"));
+}

@@ -1,10 +1,15 @@
 // The admin endpoint: a small HTTP server (Beast) on each server's admin
-// port, loopback by default. GET /status, /clients, /metrics.
+// port, loopback by default. GET /status, /metrics, /clients (streamed,
+// paged by client ID) and /clients/ID.
 #pragma once
 
 #include "server_state.hpp"
 
+#include <cstddef>
+#include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace herd {
 
@@ -12,7 +17,24 @@ boost::asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, b
 
 // The bodies, built from the server's state.
 std::string status_json(const server::state& s);
-std::string clients_json(const server::state& s);
 std::string metrics_text(const server::state& s);
+
+// Where a read of /clients stands: the clients after `after` in byte
+// order of their IDs, at most `limit` more of them.
+struct clients_page {
+    std::string after;
+    std::size_t limit = std::numeric_limits<std::size_t>::max();
+};
+
+// "after=ID&limit=N" (percent-encoded, either or both, in any order);
+// nothing for anything else.
+std::optional<clients_page> parse_clients_query(std::string_view query);
+
+// Appends up to `count` clients of `page` as JSON members ("ID":{...}),
+// a comma before each but the very first (`first` is cleared once one is
+// written), and moves the page past them. Returns how many were written:
+// fewer than `count` only at the end of the store.
+std::size_t append_clients(const location_store& store, clients_page& page, std::size_t count, bool& first,
+                           std::string& out);
 
 } // namespace herd

@@ -4,12 +4,12 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace herd {
-namespace {
 
-void append_string(std::string& out, std::string_view s)
+void append_json_string(std::string& out, std::string_view s)
 {
     out += '"';
     for (char c : s) {
@@ -48,6 +48,8 @@ void append_string(std::string& out, std::string_view s)
     out += '"';
 }
 
+namespace {
+
 template <typename Number> void append_number(std::string& out, Number n)
 {
     std::array<char, 32> buf{};
@@ -55,7 +57,9 @@ template <typename Number> void append_number(std::string& out, Number n)
     out.append(buf.data(), end);
 }
 
-void append_double(std::string& out, double d)
+} // namespace
+
+void append_json_double(std::string& out, double d)
 {
     if (!std::isfinite(d)) {
         out += "null"; // JSON has no NaN or infinity
@@ -67,6 +71,8 @@ void append_double(std::string& out, double d)
     auto end = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::fixed).ptr;
     out.append(buf.data(), end);
 }
+
+namespace {
 
 void indent(std::string& out, int depth)
 {
@@ -89,10 +95,10 @@ void print(std::string& out, const boost::json::value& v, int depth)
         append_number(out, v.get_uint64());
         break;
     case boost::json::kind::double_:
-        append_double(out, v.get_double());
+        append_json_double(out, v.get_double());
         break;
     case boost::json::kind::string:
-        append_string(out, v.get_string());
+        append_json_string(out, v.get_string());
         break;
     case boost::json::kind::array: {
         const auto& a = v.get_array();
@@ -120,7 +126,7 @@ void print(std::string& out, const boost::json::value& v, int depth)
         std::size_t i = 0;
         for (const auto& kv : o) {
             indent(out, depth + 1);
-            append_string(out, kv.key());
+            append_json_string(out, kv.key());
             out += " : ";
             print(out, kv.value(), depth + 1);
             out += ++i < o.size() ? ",\n" : "\n";

@@ -69,6 +69,7 @@ location_store::outcome location_store::update(location_record record, const loc
     if (it == records_.end()) {
         digest_ ^= record_hash(record.at_line);
         it = records_.insert(std::move(record)).first;
+        ids_.insert(it->client());
         if (kept != nullptr) {
             *kept = &*it;
         }

@@ -7,9 +7,17 @@
 #include <boost/json/value.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace herd {
 
 std::string pretty_json(const boost::json::value& value);
+
+// The printers pretty_json uses, for JSON written piece by piece (the admin
+// endpoint's /clients): a string, quoted and escaped; a double in the
+// shortest fixed notation that reads back the same, never an exponent, and
+// null if it is not finite.
+void append_json_string(std::string& out, std::string_view s);
+void append_json_double(std::string& out, double d);
 
 } // namespace herd

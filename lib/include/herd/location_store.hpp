@@ -3,6 +3,7 @@
 // call it between awaits, all on one io_context, so it needs no locking.
 #pragma once
 
+#include "herd/detail/sorted_ids.hpp"
 #include "herd/protocol.hpp"
 
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -65,6 +66,15 @@ public:
         }
     }
 
+    // Calls f(client, record) for the clients whose IDs come after `after`
+    // in byte order (all of them if it is empty), in that order, while f
+    // returns true. Resuming after the last client seen cannot skip or
+    // repeat a client, however the store changed in between.
+    template <typename F> void for_each_after(std::string_view after, F&& f) const
+    {
+        ids_.each_after(after, [&](std::string_view client) { return f(client, *find(client)); });
+    }
+
 private:
     // Records are found by the client ID inside them.
     struct by_client {
@@ -85,6 +95,7 @@ private:
     // std::unordered_map chases a node and a bucket list per lookup.
     boost::unordered_flat_set<location_record, by_client, by_client> records_;
     std::uint64_t digest_ = 0;
+    detail::sorted_ids ids_; // the same clients in ID order, for for_each_after
 };
 
 } // namespace herd

@@ -70,6 +70,8 @@ struct server_stats {
     std::uint64_t peer_records_sent = 0;     // ... and written to it
     std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
     std::uint64_t catch_up_records_sent = 0; // whole stores sent to neighbours whose store differed
+    std::uint64_t admin_open = 0;            // a gauge: admin connections open now
+    std::uint64_t admin_refused = 0;         // over limits.admin_connections
     places_stats places;
 };
 
