@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <string>
+
 using namespace herd;
 
 namespace {
@@ -26,6 +29,28 @@ TEST_CASE("a record finds its origin and client inside its AT line, made or pars
         CHECK(r->client() == "kiwi.cs.ucla.edu");
         CHECK(r->at_line == line);
     }
+}
+
+TEST_CASE("fields past 65535 bytes into the line are sliced where they are", "[store]")
+{
+    // A neighbour's skew has no length bound and a peer line may be 1 MiB:
+    // the client ID can start far past what 16 bits of offset reach.
+    const std::string skew = "+" + std::string(70000, '1') + ".000000000";
+    const std::string line = "AT Hands " + skew + " kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
+    const std::string spaced = "AT" + std::string(70000, ' ') + "Hands +0.000000000 kiwi +1+1 1";
+    const auto made = location_record::make(line, 1, {});
+    const auto parsed = record_of(line);
+    for (const auto* r : {&made, &parsed}) {
+        CHECK(r->server() == "Hands");
+        CHECK(r->client() == "kiwi.cs.ucla.edu");
+    }
+    const auto far = record_of(spaced);
+    CHECK(far.server() == "Hands");
+    CHECK(far.client() == "kiwi");
+    location_store store;
+    CHECK(store.update(parsed) == location_store::outcome::stored);
+    REQUIRE(store.find("kiwi.cs.ucla.edu") != nullptr);
+    CHECK(store.find("kiwi.cs.ucla.edu")->at_line == line);
 }
 
 TEST_CASE("the store keeps the newest record by client time", "[store]")
@@ -94,4 +119,41 @@ TEST_CASE("the digest is the same for the same records, whatever order they came
     three.update(b);
     CHECK(three.digest() != one.digest());
     CHECK(three.digest() != 0);
+}
+
+TEST_CASE("a walk in pieces visits every record while the store grows and changes under it", "[store]")
+{
+    location_store store;
+    constexpr int first = 1000;
+    for (int i = 0; i < first; ++i) {
+        store.update(record_of("AT Hands +0.000000000 c" + std::to_string(i) + " +1+1 1"));
+    }
+    location_store::walk walk;
+    std::set<std::string> seen;
+    std::size_t visits = 0;
+    std::size_t pieces = 0;
+    int next = 0;
+    for (bool more = true; more; ++pieces) {
+        std::size_t taken = 0;
+        more = store.walk_on(walk, [&](const location_record& r) {
+            seen.insert(std::string(r.client()));
+            ++visits;
+            return ++taken < 10;
+        });
+        // Between pieces: new clients (after the first piece, enough to
+        // rebuild the table) and newer lines for old ones.
+        for (int k = 0; k < (pieces == 0 ? 2 * first : 3); ++k, ++next) {
+            store.update(record_of("AT Hands +0.000000000 n" + std::to_string(next) + " +1+1 1"));
+        }
+        store.update(record_of("AT Hands +0.000000000 c" + std::to_string(pieces % first) + " +1+1 2"));
+        REQUIRE(pieces < 100'000);
+    }
+    CHECK(walk.done());
+    CHECK_FALSE(store.walk_on(walk, [](const location_record&) { return true; }));
+    std::size_t missing = 0;
+    for (int i = 0; i < first; ++i) {
+        missing += seen.count("c" + std::to_string(i)) == 0 ? 1 : 0;
+    }
+    CHECK(missing == 0);
+    CHECK(visits > seen.size()); // the walk started over at least once
 }

@@ -19,9 +19,17 @@ struct location_record {
     std::int64_t time_ns = 0;
     geo_point where;
     // Where the origin's name and the client ID sit in at_line: the client
-    // ID is kept once, inside the line, not again as a key.
-    std::uint16_t server_at = 0, server_len = 0;
-    std::uint16_t client_at = 0, client_len = 0;
+    // ID is kept once, inside the line, not again as a key. Each field is
+    // its offset in the low 24 bits and its length in the high 8, which
+    // keeps the record, and the store's slot, at 64 bytes. Every line Herd
+    // stores fits: a peer line is at most 1 MiB (limits.peer_line_bytes),
+    // a client ID at most 255 bytes and a server name at most 64; make()
+    // and from() throw std::length_error for a line that does not.
+    std::uint32_t server_field = 0;
+    std::uint32_t client_field = 0;
+
+    static constexpr std::size_t max_field_offset = (std::size_t{1} << 24) - 1;
+    static constexpr std::size_t max_field_length = 255;
 
     // A record for an AT line as format_at writes it (one space between
     // fields), whose time and place are already parsed.
@@ -29,8 +37,14 @@ struct location_record {
     // A record for `at_line`, the line `parsed` was parsed from.
     static location_record from(const at_record& parsed, std::string_view at_line);
 
-    std::string_view server() const noexcept { return std::string_view(at_line).substr(server_at, server_len); }
-    std::string_view client() const noexcept { return std::string_view(at_line).substr(client_at, client_len); }
+    std::string_view server() const noexcept { return field(server_field); }
+    std::string_view client() const noexcept { return field(client_field); }
+
+private:
+    std::string_view field(std::uint32_t f) const noexcept
+    {
+        return std::string_view(at_line).substr(f & max_field_offset, f >> 24);
+    }
 };
 
 // True when `a` should replace `b`. Newest client time wins; equal times
@@ -83,8 +97,56 @@ private:
     // Open addressing (Boost 1.81's flat set): one probe of a metadata
     // group and one of the slot per lookup, 64 bytes a slot, where
     // std::unordered_map chases a node and a bucket list per lookup.
-    boost::unordered_flat_set<location_record, by_client, by_client> records_;
+    using record_set = boost::unordered_flat_set<location_record, by_client, by_client>;
+
+public:
+    // A walk over every record a piece at a time, with the store free to
+    // change between pieces (see walk_on). Holds no reference to a record.
+    class walk {
+    public:
+        bool done() const noexcept { return done_; }
+
+    private:
+        friend class location_store;
+        record_set::const_iterator at_;
+        std::uint64_t layout_ = 0;
+        bool started_ = false;
+        bool done_ = false;
+    };
+
+    // Calls f(record) for the records after `w`'s place until f returns
+    // false (the record it was given counts as visited) or every record has
+    // been visited; returns false once the walk is done. Between two calls
+    // the store may change: a record stored in place is visited with its
+    // old or new line, a new client may or may not be visited, and if the
+    // table was rebuilt meanwhile (it grew) the walk starts over, visiting
+    // again what it had visited. An iterator into a rebuilt table is never
+    // used: the walk keeps none across a rebuild.
+    template <typename F> bool walk_on(walk& w, F&& f) const
+    {
+        if (w.done_) {
+            return false;
+        }
+        if (!w.started_ || w.layout_ != layout_) {
+            w.at_ = records_.begin();
+            w.layout_ = layout_;
+            w.started_ = true;
+        }
+        while (w.at_ != records_.end()) {
+            const location_record& record = *w.at_;
+            ++w.at_;
+            if (!f(record)) {
+                break;
+            }
+        }
+        w.done_ = w.at_ == records_.end();
+        return !w.done_;
+    }
+
+private:
+    record_set records_;
     std::uint64_t digest_ = 0;
+    std::uint64_t layout_ = 0; // how many times records_ has been rebuilt, for walks
 };
 
 } // namespace herd
