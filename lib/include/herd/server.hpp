@@ -70,6 +70,11 @@ struct server_stats {
     std::uint64_t peer_records_sent = 0;     // ... and written to it
     std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
     std::uint64_t catch_up_records_sent = 0; // whole stores sent to neighbours whose store differed
+
+    // Peer-port connections not yet past the handshake (a gauge), and those
+    // closed at accept because limits.peer_handshakes were already under way.
+    std::uint64_t peer_handshakes_open = 0;
+    std::uint64_t peer_handshakes_refused = 0;
     places_stats places;
 };
 

@@ -48,6 +48,7 @@ struct limits_config {
     std::size_t reply_bytes = 1 << 20;              // replies waiting for one client; past this they are sent first
     std::chrono::milliseconds send_timeout{30000};  // a client that reads nothing this long is dropped
     std::size_t peer_line_bytes = 1024;             // a longer peer line closes the link
+    std::size_t peer_handshakes = 64;               // peer-port connections before the handshake; more are closed
 };
 
 struct topology {
