@@ -10,8 +10,12 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <random>
+#include <set>
+#include <sstream>
 
 using namespace herd;
 using namespace herd::test;
@@ -29,6 +33,87 @@ topology two_servers(const std::string& extra)
             "\nadmin_port = 0\nneighbors = [\"Hands\"]\n[servers.Hands]\nport = " + std::to_string(p[2]) +
             "\npeer_port = " + std::to_string(p[3]) + "\nadmin_port = 0\n",
         "hostile.toml", ".");
+}
+
+const std::optional<std::string> hostile_secret = "hostile-test";
+
+// Proves membership as Hands on Goloman's peer port: Goloman's answer, a
+// WELCOME once welcomed (or what came instead of a challenge).
+asio::awaitable<std::string> join_as_hands(client& link, std::uint16_t peer_port)
+{
+    co_await link.connect(peer_port);
+    const std::string challenge_line = (co_await link.read_line(2000ms)).value_or("");
+    const auto challenge = peer::parse_challenge(challenge_line);
+    if (!challenge) {
+        co_return "no challenge: " + challenge_line;
+    }
+    const std::string nonce = peer::make_nonce();
+    const std::string proof =
+        peer::make_proof(hostile_secret, peer::role::dialer, "Goloman", "Hands", challenge->nonce, nonce);
+    const std::string hello = peer::format_hello("Hands", nonce, proof) + "\n";
+    co_await link.send(hello);
+    co_return (co_await link.read_line(2000ms)).value_or("");
+}
+
+// Answers Goloman's link on Hands's peer port as Hands would, with a
+// WELCOME whose store summary is `summary`.
+asio::awaitable<bool> welcome_as_hands(client& link, const std::string& summary)
+{
+    const std::string nonce = peer::make_nonce();
+    const std::string challenge = peer::format_challenge("Hands", nonce) + "\n";
+    co_await link.send(challenge);
+    const std::string hello_line = (co_await link.read_line(2000ms)).value_or("");
+    const auto hello = peer::parse_hello(hello_line);
+    if (!hello || hello->dialer != "Goloman") {
+        co_return false;
+    }
+    const std::string proof =
+        peer::make_proof(hostile_secret, peer::role::acceptor, "Hands", "Goloman", nonce, hello->nonce);
+    const std::string welcome = peer::format_welcome(proof) + " " + summary + "\n";
+    co_await link.send(welcome);
+    co_return true;
+}
+
+// A neighbour's peer port played by the test.
+class fake_peer_port {
+public:
+    fake_peer_port(asio::io_context& io, std::uint16_t port)
+        : acceptor_(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port))
+    {
+    }
+    asio::awaitable<asio::ip::tcp::socket> accept() { co_return co_await acceptor_.async_accept(asio::use_awaitable); }
+    void close() { acceptor_.close(); }
+
+private:
+    asio::ip::tcp::acceptor acceptor_;
+};
+
+// Options whose log is written into `text`, for tests that read it.
+server_options logging_to(std::ostringstream& text)
+{
+    auto options = test_options("Goloman");
+    options.log = std::make_shared<spdlog::logger>("Goloman", std::make_shared<spdlog::sinks::ostream_sink_st>(text));
+    options.reconnect_interval = 50ms;
+    return options;
+}
+
+// Every line of `log` is one printable line: no control byte but its '\n'.
+bool printable_lines(const std::string& log)
+{
+    return std::none_of(log.begin(), log.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return c != '\n' && (u < 0x20 || u == 0x7f);
+    });
+}
+
+// Lets the server's coroutines run (one io_context) until `holds`, or
+// gives up after `rounds` round trips to its client port.
+asio::awaitable<bool> until_served(server& s, const std::function<bool()>& holds, int rounds = 500)
+{
+    for (int i = 0; i < rounds && !holds(); ++i) {
+        co_await ask(s.client_port(), "\n");
+    }
+    co_return holds();
 }
 
 } // namespace
@@ -134,4 +219,169 @@ TEST_CASE("thousands of connections at once are served, or refused past the limi
             CHECK_THAT(after, Catch::EndsWith(" kiwi +1+1 1\n"));
         },
         60s);
+}
+
+TEST_CASE("a complete peer line over limits.peer_line_bytes closes the link, as an unfinished one does",
+          "[hostile][peer][limits]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = two_servers("[limits]\npeer_line_bytes = 512\n");
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
+        goloman.start();
+        client link(io.get_executor());
+        const std::string welcome = co_await join_as_hands(link, herd.find("Goloman")->peer_port);
+        REQUIRE_THAT(welcome, Catch::StartsWith("HERD herd/1 WELCOME"));
+        // A record of exactly 512 bytes is within the limit; the skew pads it.
+        const std::string head = "AT Hands +";
+        const std::string tail = ".000000000 kiwi +1+1 1";
+        const std::string at_limit = head + std::string(512 - head.size() - tail.size(), '0') + tail;
+        REQUIRE(at_limit.size() == 512);
+        const std::string lines = at_limit + "\n" + std::string(600, 'x') + "\nAT Hands +0.000000000 lime +1+1 1\n";
+        co_await link.send(lines);
+        const auto after = co_await link.read_until_close(5000ms);
+        CHECK(after.empty());
+        CHECK(goloman.store().find("kiwi") != nullptr);
+        CHECK(goloman.store().find("lime") == nullptr); // the link closed at the long line
+        CHECK(goloman.stats().peer_records_received == 1);
+    });
+}
+
+TEST_CASE("bytes from a neighbour or a client reach the log escaped", "[hostile][peer][log]")
+{
+    std::ostringstream text;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = two_servers("");
+        // Hands's peer port answers as something else, then refuses.
+        fake_peer_port hands(io, herd.find("Hands")->peer_port);
+        server goloman(io, herd, "Goloman", logging_to(text));
+        goloman.start();
+        {
+            client link(co_await hands.accept());
+            const std::string challenge = peer::format_challenge("Ha\x1b[2Jnds", peer::make_nonce()) + "\n";
+            co_await link.send(challenge);
+            co_await link.read_until_close(2000ms); // Goloman hangs up
+        }
+        {
+            client link(co_await hands.accept());
+            const std::string challenge = peer::format_challenge("Hands", peer::make_nonce()) + "\n";
+            co_await link.send(challenge);
+            co_await link.read_line(2000ms); // the HELLO
+            const std::string refusal = peer::format_refused("no\x1b]0;owned\x07\r way") + "\n";
+            co_await link.send(refusal);
+            co_await link.read_until_close(2000ms);
+        }
+        // A dialer whose name carries control bytes.
+        client stranger(io.get_executor());
+        co_await stranger.connect(herd.find("Goloman")->peer_port);
+        co_await stranger.read_line(2000ms);
+        const std::string hello = "HERD herd/1 HELLO Ev\x01il " + peer::make_nonce() + " -\n";
+        co_await stranger.send(hello);
+        co_await stranger.read_until_close(2000ms);
+        CHECK(goloman.stats().peer_links_refused >= 2);
+        hands.close(); // the link is down from now on: what it was to send is dropped, and logged
+        const auto reply = co_await ask(goloman.client_port(), "IAMAT k\x1b[31mi +1+1 1\n");
+        CHECK_THAT(reply, Catch::Contains("k\x1b[31mi"));
+        const bool dropped = co_await until_served(goloman, [&] { return goloman.stats().peer_records_dropped >= 1; });
+        CHECK(dropped);
+        goloman.stop();
+    });
+    const std::string log = text.str();
+    CHECK(printable_lines(log));
+    CHECK_THAT(log, Catch::Contains("Ha\\x1b[2Jnds"));
+    CHECK_THAT(log, Catch::Contains("no\\x1b]0;owned\\x07\\r way"));
+    CHECK_THAT(log, Catch::Contains("Ev\\x01il"));
+    CHECK_THAT(log, Catch::Contains("dropped AT Goloman") && Catch::Contains("k\\x1b[31mi"));
+}
+
+TEST_CASE("a full queue's dropped records reach the log escaped", "[hostile][peer][log]")
+{
+    std::ostringstream text;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = two_servers("");
+        // Hands accepts the link and never says a word: the link's queue fills.
+        fake_peer_port hands(io, herd.find("Hands")->peer_port);
+        server goloman(io, herd, "Goloman", logging_to(text));
+        goloman.start();
+        client silent(co_await hands.accept());
+        std::string burst;
+        for (int i = 0; i < 5000; ++i) {
+            burst += "IAMAT c" + std::to_string(i) + "\x1b[31m +1+1 1\n";
+        }
+        co_await ask(goloman.client_port(), burst);
+        CHECK(goloman.store().size() == 5000);
+        CHECK(goloman.stats().peer_records_dropped > 0);
+        goloman.stop();
+    });
+    const std::string log = text.str();
+    CHECK(printable_lines(log));
+    CHECK_THAT(log, Catch::Contains("queue full, dropped AT Goloman") && Catch::Contains("\\x1b[31m"));
+}
+
+TEST_CASE("a catch-up of a big store goes in pieces and clients are answered meanwhile", "[hostile][peer][catch-up]")
+{
+    run_async(
+        [](asio::io_context& io) -> asio::awaitable<void> {
+            const auto herd = two_servers("");
+            auto options = test_options("Goloman");
+            options.reconnect_interval = 50ms;
+            server goloman(io, herd, "Goloman", std::move(options));
+            goloman.start();
+            // 100,000 records of about 240 bytes: far more than the kernel's
+            // socket buffers hold, so the catch-up cannot finish unread. From
+            // Hands, so none is queued back to Hands.
+            constexpr std::size_t records = 100'000;
+            const std::string pad(200, 'p');
+            {
+                client feeder(io.get_executor());
+                const std::string welcome = co_await join_as_hands(feeder, herd.find("Goloman")->peer_port);
+                REQUIRE_THAT(welcome, Catch::StartsWith("HERD herd/1 WELCOME"));
+                std::string all;
+                for (std::size_t i = 0; i < records; ++i) {
+                    all += "AT Hands +0.000000000 c" + std::to_string(i) + pad + " +1+1 1\n";
+                }
+                co_await feeder.send(all);
+                const bool fed = co_await until_served(
+                    goloman, [&] { return goloman.store().size() == records; }, 100000);
+                REQUIRE(fed);
+            }
+            client probe(io.get_executor());
+            co_await probe.connect(goloman.client_port());
+            co_await probe.send("IAMAT before +1+1 1\n");
+            const auto before = co_await probe.read_line(5000ms);
+            REQUIRE(before);
+
+            // Hands comes up now: the link, dialling every 50 ms, finds it.
+            fake_peer_port hands(io, herd.find("Hands")->peer_port);
+            client link(co_await hands.accept());
+            const bool welcomed = co_await welcome_as_hands(link, "0 0000000000000000");
+            REQUIRE(welcomed);
+            const auto first = co_await link.read_line(5000ms);
+            REQUIRE(first);
+            CHECK_THAT(*first, Catch::StartsWith("AT Hands +0.000000000 c"));
+            // The catch-up is under way and Hands reads no more of it: the
+            // IAMAT is answered while the rest waits.
+            co_await probe.send("IAMAT during +1+1 1\n");
+            const auto answer = co_await probe.read_line(10000ms);
+            CHECK_THAT(answer.value_or(""), Catch::Contains(" during +1+1 1"));
+            const auto sent_meanwhile = goloman.stats().catch_up_records_sent;
+            CHECK(sent_meanwhile > 0);
+            CHECK(sent_meanwhile < records);
+
+            // Every record arrives, and after them the IAMAT stored meanwhile,
+            // queued for the link ("during" sorts after every "c..." ID, so
+            // the catch-up itself may send it too).
+            std::set<std::string> clients;
+            bool during_after_all = false;
+            for (auto line = first; line && !during_after_all; line = co_await link.read_line(10000ms)) {
+                if (line->starts_with("AT Hands ")) {
+                    clients.insert(line->substr(22, line->find(' ', 22) - 22));
+                }
+                during_after_all = clients.size() == records && line->find(" during ") != std::string::npos;
+            }
+            CHECK(clients.size() == records);
+            CHECK(during_after_all);
+            CHECK(goloman.stats().catch_up_records_sent >= records);
+            goloman.stop();
+        },
+        120s);
 }

@@ -163,3 +163,52 @@ TEST_CASE("connections past limits.connections are closed at once and a freed sl
         CHECK_THAT(after, Catch::EndsWith(" d +1+1 1\n"));
     });
 }
+
+TEST_CASE("limits.peer_handshakes is read and checked like the other limits", "[limits][config]")
+{
+    CHECK(one_server_with("").limits.peer_handshakes == 64);
+    CHECK(one_server_with("peer_handshakes = 3\n").limits.peer_handshakes == 3);
+    CHECK_THROWS_WITH(one_server_with("peer_handshakes = 0\n"),
+                      Catch::Contains("limits.peer_handshakes must be a whole number from 1 to 10000"));
+    CHECK_THROWS_WITH(one_server_with("peer_handshakes = \"many\"\n"),
+                      Catch::Contains("limits.peer_handshakes must be a whole number"));
+}
+
+TEST_CASE("peer-port connections past limits.peer_handshakes are refused, and one silent past its deadline is closed",
+          "[limits][peer]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        const auto herd = one_server_with("peer_handshakes = 2\n");
+        server goloman(io, herd, "Goloman", test_options("Goloman"));
+        goloman.start();
+        client first(io.get_executor());
+        client second(io.get_executor());
+        co_await first.connect(goloman.peer_port());
+        co_await second.connect(goloman.peer_port());
+        const auto challenged_first = co_await first.read_line(2000ms);
+        const auto challenged_second = co_await second.read_line(2000ms);
+        CHECK_THAT(challenged_first.value_or(""), Catch::StartsWith("HERD herd/1 CHALLENGE"));
+        CHECK_THAT(challenged_second.value_or(""), Catch::StartsWith("HERD herd/1 CHALLENGE"));
+        // Two handshakes under way: a third connection is closed at once.
+        client third(io.get_executor());
+        co_await third.connect(goloman.peer_port());
+        const auto to_third = co_await third.read_until_close(2000ms);
+        CHECK(to_third.empty());
+        CHECK(goloman.stats().peer_handshakes_refused == 1);
+        // A handshake that fails frees its place.
+        co_await first.send("HELLO\n");
+        const auto refused = co_await first.read_until_close(2000ms);
+        CHECK_THAT(refused, Catch::StartsWith("HERD herd/1 REFUSED"));
+        const bool freed = co_await eventually([&] { return goloman.stats().peer_handshakes_open == 1; }, 2000ms);
+        CHECK(freed);
+        client fourth(io.get_executor());
+        co_await fourth.connect(goloman.peer_port());
+        const auto challenged_fourth = co_await fourth.read_line(2000ms);
+        CHECK_THAT(challenged_fourth.value_or(""), Catch::StartsWith("HERD herd/1 CHALLENGE"));
+        // One that says nothing is refused when the handshake's deadline passes.
+        const auto late = co_await second.read_until_close(10000ms);
+        CHECK_THAT(late, Catch::Contains("REFUSED no hello in time"));
+        CHECK(goloman.stats().peer_handshakes_refused == 1);
+        goloman.stop();
+    });
+}

@@ -32,6 +32,28 @@ TEST_CASE("a record finds its origin and client inside its AT line, made or pars
     }
 }
 
+TEST_CASE("fields past 65535 bytes into the line are sliced where they are", "[store]")
+{
+    // A neighbour's skew has no length bound and a peer line may be 1 MiB:
+    // the client ID can start far past what 16 bits of offset reach.
+    const std::string skew = "+" + std::string(70000, '1') + ".000000000";
+    const std::string line = "AT Hands " + skew + " kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
+    const std::string spaced = "AT" + std::string(70000, ' ') + "Hands +0.000000000 kiwi +1+1 1";
+    const auto made = location_record::make(line, 1, {});
+    const auto parsed = record_of(line);
+    for (const auto* r : {&made, &parsed}) {
+        CHECK(r->server() == "Hands");
+        CHECK(r->client() == "kiwi.cs.ucla.edu");
+    }
+    const auto far = record_of(spaced);
+    CHECK(far.server() == "Hands");
+    CHECK(far.client() == "kiwi");
+    location_store store;
+    CHECK(store.update(parsed) == location_store::outcome::stored);
+    REQUIRE(store.find("kiwi.cs.ucla.edu") != nullptr);
+    CHECK(store.find("kiwi.cs.ucla.edu")->at_line == line);
+}
+
 TEST_CASE("the store keeps the newest record by client time", "[store]")
 {
     location_store store;

@@ -5,12 +5,25 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
 namespace herd {
 
+static_assert(sizeof(location_record) <= 64, "a record fills one 64-byte slot of the store (docs/benchmarks.md)");
+
 namespace {
+
+// One field's place in its line, as location_record keeps it.
+std::uint32_t field_at(std::string_view field, std::string_view found_in)
+{
+    const std::size_t at = field.empty() ? 0 : static_cast<std::size_t>(field.data() - found_in.data());
+    if (at > location_record::max_field_offset || field.size() > location_record::max_field_length) {
+        throw std::length_error("an AT line field too far in or too long for a location record");
+    }
+    return static_cast<std::uint32_t>(at | field.size() << 24);
+}
 
 // The record owning `at_line`, whose origin and client are `server` and
 // `client`: views into `found_in`, the text the fields were found in (the
@@ -18,14 +31,9 @@ namespace {
 location_record with_fields(std::string at_line, std::string_view found_in, std::string_view server,
                             std::string_view client, std::int64_t time_ns, geo_point where)
 {
-    const auto offset = [&](std::string_view field) {
-        return static_cast<std::uint16_t>(field.empty() ? 0 : field.data() - found_in.data());
-    };
     location_record r{std::move(at_line), time_ns, where};
-    r.server_at = offset(server);
-    r.server_len = static_cast<std::uint16_t>(server.size());
-    r.client_at = offset(client);
-    r.client_len = static_cast<std::uint16_t>(client.size());
+    r.server_field = field_at(server, found_in);
+    r.client_field = field_at(client, found_in);
     return r;
 }
 

@@ -2,11 +2,13 @@
 
 #include "detail/line_io.hpp"
 #include "detail/within.hpp"
+#include "herd/log.hpp"
 #include "herd/peer_protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/logger.h>
 
@@ -88,7 +90,7 @@ asio::awaitable<void> peer_link::run()
             last_failure_ = "closed";
         } else if (pending) {
             ++owner_->stats.peer_records_dropped;
-            owner_->log->warn("peer link to {} down: dropped {}", neighbour_.name, *pending);
+            owner_->log->warn("peer link to {} down: dropped {}", neighbour_.name, escape_for_log(*pending));
             pending.reset();
         }
         if (stopped_) {
@@ -137,7 +139,7 @@ asio::awaitable<bool> peer_link::connect()
         co_return false;
     }
     if (challenge->acceptor != neighbour_.name) {
-        note_down("the peer port answers as " + std::string(challenge->acceptor));
+        note_down("the peer port answers as " + escape_for_log(challenge->acceptor));
         co_return false;
     }
     const std::string nonce = peer::make_nonce();
@@ -152,7 +154,7 @@ asio::awaitable<bool> peer_link::connect()
     auto welcome_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
     auto welcome = welcome_line ? peer::parse_welcome(*welcome_line) : std::nullopt;
     if (!welcome) {
-        note_down(welcome_line ? "refused: " + *welcome_line : "no answer to hello");
+        note_down(welcome_line ? "refused: " + escape_for_log(*welcome_line) : "no answer to hello");
         ++owner_->stats.peer_links_refused;
         co_return false;
     }
@@ -213,20 +215,49 @@ asio::awaitable<void> peer_link::send_records(std::shared_ptr<const std::string>
 
 asio::awaitable<bool> peer_link::send_store()
 {
-    // A snapshot first: the store may change while the write is under way.
-    std::string all;
+    // A piece of at most max_batch_bytes at a time, each written before the
+    // next is taken, with a turn of the loop between them: a store of
+    // millions of clients is neither copied whole nor sent while every other
+    // connection waits. Each piece resumes after the last client ID sent
+    // (location_store::for_each_after), so the store may change between
+    // pieces: no client is skipped or sent twice, and a record stored
+    // meanwhile for a client already passed was also queued for this link
+    // by store_and_propagate, and goes out after the catch-up.
+    std::string after;
+    std::string piece;
     std::size_t count = 0;
-    owner_->store.for_each([&](std::string_view, const location_record& r) {
-        all += r.at_line;
-        all += '\n';
-        ++count;
-    });
-    auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(all), use_tuple);
-    if (ec) {
-        owner_->log->warn("peer link to {}: catch-up of {} records failed: {}", neighbour_.name, count, ec.message());
-        co_return false;
+    for (bool more = true; more;) {
+        piece.clear();
+        std::size_t in_piece = 0;
+        more = false;
+        owner_->store.for_each_after(after, [&](std::string_view client, const location_record& r) {
+            piece += r.at_line;
+            piece += '\n';
+            ++in_piece;
+            if (piece.size() < max_batch_bytes) {
+                return true;
+            }
+            after = client;
+            more = true;
+            return false;
+        });
+        if (!piece.empty()) {
+            auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(piece), use_tuple);
+            if (ec) {
+                owner_->log->warn("peer link to {}: catch-up failed after {} records: {}", neighbour_.name, count,
+                                  ec.message());
+                co_return false;
+            }
+            count += in_piece;
+            owner_->stats.catch_up_records_sent += in_piece;
+        }
+        // A write the socket took at once does not wait for the loop: yield
+        // to it anyway, so the clients' reads and replies run between pieces.
+        co_await asio::post(owner_->executor, asio::use_awaitable);
+        if (stopped_) {
+            co_return false;
+        }
     }
-    owner_->stats.catch_up_records_sent += count;
     owner_->log->info("peer link to {}: stores differed, sent all {} records", neighbour_.name, count);
     co_return true;
 }

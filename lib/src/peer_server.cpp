@@ -21,12 +21,30 @@ using detail::use_tuple;
 
 namespace {
 
-constexpr auto hello_time_limit = std::chrono::seconds(5);
+// The whole handshake, from accept to WELCOME: a connection that has not
+// proved membership by then is refused, however it trickles its bytes.
+constexpr auto handshake_deadline = std::chrono::seconds(5);
+
+// Holds one of limits.peer_handshakes while a connection's handshake runs.
+class handshake_slot {
+public:
+    explicit handshake_slot(server_stats& stats) : stats_(stats) { ++stats_.peer_handshakes_open; }
+    ~handshake_slot() { --stats_.peer_handshakes_open; }
+    handshake_slot(const handshake_slot&) = delete;
+    handshake_slot& operator=(const handshake_slot&) = delete;
+
+private:
+    server_stats& stats_;
+};
 
 // The dialer's name once it has proved membership; nothing if refused.
 asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self, tcp::socket& socket,
                                                              detail::line_reader& reader, const std::string& from)
 {
+    const auto deadline = std::chrono::steady_clock::now() + handshake_deadline;
+    const auto left = [&] {
+        return std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+    };
     auto refuse = [&](const std::string& reason) {
         ++self.stats.peer_links_refused;
         self.log->warn("peer link from {} refused: {}", from, reason);
@@ -34,18 +52,19 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
     };
     const std::string nonce = peer::make_nonce();
     std::string challenge = peer::format_challenge(self.me.name, nonce);
-    if (!co_await detail::write_line(socket, std::move(challenge), hello_time_limit)) {
+    if (!co_await detail::write_line(socket, std::move(challenge), left())) {
         refuse("could not send the challenge");
         co_return std::nullopt;
     }
-    auto line = co_await detail::read_line(socket, reader, hello_time_limit, peer::max_handshake_line);
+    auto line = co_await detail::read_line(socket, reader, left(), peer::max_handshake_line);
     std::string reason;
     auto hello = line ? peer::parse_hello(*line) : std::nullopt;
+    // The dialer's name is its own bytes: escaped wherever it is logged.
     if (!hello) {
         reason = refuse(line ? "malformed hello: " + escape_for_log(*line) : "no hello in time");
     } else if (std::find(self.me.neighbors.begin(), self.me.neighbors.end(), hello->dialer) ==
                self.me.neighbors.end()) {
-        reason = refuse(std::string(hello->dialer) + " is not a neighbour of " + self.me.name);
+        reason = refuse(escape_for_log(hello->dialer) + " is not a neighbour of " + self.me.name);
     } else {
         const std::string expected =
             peer::make_proof(self.herd.secret, peer::role::dialer, self.me.name, hello->dialer, nonce, hello->nonce);
@@ -65,7 +84,7 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
         summary = peer::store_summary{self.store.size(), self.store.digest()};
     }
     std::string welcome = peer::format_welcome(proof, summary);
-    if (!co_await detail::write_line(socket, std::move(welcome), hello_time_limit)) {
+    if (!co_await detail::write_line(socket, std::move(welcome), left())) {
         co_return std::nullopt;
     }
     co_return std::string(hello->dialer);
@@ -93,20 +112,39 @@ asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::sock
 {
     const registration<tcp::socket> registered(self->peer_sockets, socket);
     const std::string from = describe(socket);
+    const auto& limits = self->herd.limits;
+    // Anyone can connect here: only so many may be proving membership at
+    // once, so connections that never finish cannot pile up.
+    if (self->stats.peer_handshakes_open >= limits.peer_handshakes) {
+        ++self->stats.peer_handshakes_refused;
+        self->log->warn("peer connection from {} refused: {} handshakes under way already", from,
+                        limits.peer_handshakes);
+        co_return;
+    }
     detail::line_reader reader;
-    auto neighbour = co_await accept_handshake(*self, socket, reader, from);
+    std::optional<std::string> neighbour;
+    {
+        const handshake_slot slot(self->stats);
+        neighbour = co_await accept_handshake(*self, socket, reader, from);
+    }
     if (!neighbour) {
         co_return;
     }
     ++self->stats.peer_links_accepted;
     self->log->info("peer link from {} ({}) open", *neighbour, from);
     for (;;) {
+        // A line over the limit closes the link whether its '\n' has come
+        // (checked line by line) or not (the unfinished rest of the buffer).
+        bool too_long = false;
         while (auto line = reader.next_line()) {
+            if (line->size() > limits.peer_line_bytes) {
+                too_long = true;
+                break;
+            }
             receive_record(*self, *line, *neighbour);
         }
-        if (reader.pending() > self->herd.limits.peer_line_bytes) {
-            self->log->warn("peer link from {} closed: a line of over {} bytes", *neighbour,
-                            self->herd.limits.peer_line_bytes);
+        if (too_long || reader.pending() > limits.peer_line_bytes) {
+            self->log->warn("peer link from {} closed: a line of over {} bytes", *neighbour, limits.peer_line_bytes);
             break;
         }
         auto space = reader.prepare();

@@ -126,7 +126,7 @@ location_store::outcome server::state::store_and_propagate(location_record recor
             ++stats.peer_records_queued;
         } else {
             ++stats.peer_records_dropped;
-            log->warn("peer link to {}: queue full, dropped {}", name, *line);
+            log->warn("peer link to {}: queue full, dropped {}", name, escape_for_log(*line));
         }
     }
     return outcome;

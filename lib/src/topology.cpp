@@ -412,7 +412,8 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     }
     refuse_unknown_keys(*table,
                         {"line_bytes", "client_id_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout",
-                         "peer_line_bytes", "admin_connections"},
+                         "peer_line_bytes", "admin_connections",
+                         "peer_handshakes"},
                         source, "limits.");
     auto& l = herd.limits;
     // A line must hold the longest valid command: IAMAT, a 255-byte ID, a
@@ -423,6 +424,7 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     l.reply_bytes = read_count(*table, "reply_bytes", 4096, 1 << 30, l.reply_bytes, source);
     l.peer_line_bytes = read_count(*table, "peer_line_bytes", 512, 1 << 20, l.peer_line_bytes, source);
     l.admin_connections = read_count(*table, "admin_connections", 1, 1000, l.admin_connections, source);
+    l.peer_handshakes = read_count(*table, "peer_handshakes", 1, 10'000, l.peer_handshakes, source);
     l.idle_timeout = read_seconds(*table, "limits", "idle_timeout", 86400, false, source).value_or(l.idle_timeout);
     l.send_timeout = read_seconds(*table, "limits", "send_timeout", 86400, false, source).value_or(l.send_timeout);
 }

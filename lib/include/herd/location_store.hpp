@@ -20,9 +20,17 @@ struct location_record {
     std::int64_t time_ns = 0;
     geo_point where;
     // Where the origin's name and the client ID sit in at_line: the client
-    // ID is kept once, inside the line, not again as a key.
-    std::uint16_t server_at = 0, server_len = 0;
-    std::uint16_t client_at = 0, client_len = 0;
+    // ID is kept once, inside the line, not again as a key. Each field is
+    // its offset in the low 24 bits and its length in the high 8, which
+    // keeps the record, and the store's slot, at 64 bytes. Every line Herd
+    // stores fits: a peer line is at most 1 MiB (limits.peer_line_bytes),
+    // a client ID at most 255 bytes and a server name at most 64; make()
+    // and from() throw std::length_error for a line that does not.
+    std::uint32_t server_field = 0;
+    std::uint32_t client_field = 0;
+
+    static constexpr std::size_t max_field_offset = (std::size_t{1} << 24) - 1;
+    static constexpr std::size_t max_field_length = 255;
 
     // A record for an AT line as format_at writes it (one space between
     // fields), whose time and place are already parsed.
@@ -30,8 +38,14 @@ struct location_record {
     // A record for `at_line`, the line `parsed` was parsed from.
     static location_record from(const at_record& parsed, std::string_view at_line);
 
-    std::string_view server() const noexcept { return std::string_view(at_line).substr(server_at, server_len); }
-    std::string_view client() const noexcept { return std::string_view(at_line).substr(client_at, client_len); }
+    std::string_view server() const noexcept { return field(server_field); }
+    std::string_view client() const noexcept { return field(client_field); }
+
+private:
+    std::string_view field(std::uint32_t f) const noexcept
+    {
+        return std::string_view(at_line).substr(f & max_field_offset, f >> 24);
+    }
 };
 
 // True when `a` should replace `b`. Newest client time wins; equal times
@@ -93,7 +107,9 @@ private:
     // Open addressing (Boost 1.81's flat set): one probe of a metadata
     // group and one of the slot per lookup, 64 bytes a slot, where
     // std::unordered_map chases a node and a bucket list per lookup.
-    boost::unordered_flat_set<location_record, by_client, by_client> records_;
+    using record_set = boost::unordered_flat_set<location_record, by_client, by_client>;
+
+    record_set records_;
     std::uint64_t digest_ = 0;
     detail::sorted_ids ids_; // the same clients in ID order, for for_each_after
 };

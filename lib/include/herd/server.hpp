@@ -72,6 +72,11 @@ struct server_stats {
     std::uint64_t catch_up_records_sent = 0; // whole stores sent to neighbours whose store differed
     std::uint64_t admin_open = 0;            // a gauge: admin connections open now
     std::uint64_t admin_refused = 0;         // over limits.admin_connections
+
+    // Peer-port connections not yet past the handshake (a gauge), and those
+    // closed at accept because limits.peer_handshakes were already under way.
+    std::uint64_t peer_handshakes_open = 0;
+    std::uint64_t peer_handshakes_refused = 0;
     places_stats places;
 };
 

@@ -51,6 +51,7 @@ struct limits_config {
     std::chrono::milliseconds send_timeout{30000};  // a client that reads nothing this long is dropped
     std::size_t peer_line_bytes = 1024;             // a longer peer line closes the link
     std::size_t admin_connections = 8;              // admin connections at once; more are closed at accept
+    std::size_t peer_handshakes = 64;               // peer-port connections before the handshake; more are closed
 };
 
 struct topology {
