@@ -3,6 +3,7 @@
 // way it can fail.
 #include "detail/within.hpp"
 #include "herd/google_places.hpp"
+#include "herd/places_cache.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/server.hpp"
 #include "support/async.hpp"
@@ -103,6 +104,25 @@ std::string message_of(const boost::json::object& answer)
     const auto* m = answer.if_contains("error_message");
     return m == nullptr ? std::string() : std::string(m->as_string());
 }
+
+// A defective source: it throws instead of answering, a std::exception or
+// something else.
+class throwing_places : public places_source {
+public:
+    explicit throwing_places(bool std_exception) : std_exception_(std_exception) {}
+    asio::awaitable<boost::json::object> nearby_search(places_query) override
+    {
+        co_await asio::post(asio::use_awaitable);
+        if (std_exception_) {
+            throw std::runtime_error("upstream exploded");
+        }
+        throw 42;
+    }
+    std::string describe() const override { return "throwing"; }
+
+private:
+    bool std_exception_;
+};
 
 // One server with no neighbours, its WHATSAT bounded by `timeout`, logging
 // into `log`.
@@ -573,6 +593,63 @@ TEST_CASE("WHATSAT gets its time-out reply while the resolver hangs, and the lat
         CHECK(upstream.requests().empty());
         herd.goloman.stop();
         places->stop();
+        upstream.stop();
+    });
+}
+
+TEST_CASE("a source that throws behind the cache: the client gets the error shape and the log says why",
+          "[google][cache][herd]")
+{
+    const bool std_exception = GENERATE(true, false);
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto places = std::make_shared<cached_places>(std::make_shared<throwing_places>(std_exception), 60s);
+        one_server herd(io, places, 5s, tls.log);
+        const auto answer = co_await herd.whatsat();
+        CHECK(answer.at("status") == "UNKNOWN_ERROR");
+        const std::string why =
+            std_exception ? "the places source failed: upstream exploded" : "the places source failed";
+        CHECK_THAT(std::string(answer.at("error_message").as_string()), Catch::Contains(why));
+        CHECK_THAT(tls.log_text.str(),
+                   Catch::Contains(std_exception ? why : "the places source failed: it threw something"));
+        herd.goloman.stop();
+    });
+}
+
+TEST_CASE("a stopped server's client and peer ports read as 0, never a throw", "[google][herd]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        one_server herd(io, nullptr, 5s, tls.log);
+        CHECK(herd.goloman.client_port() == herd.herd.servers[0].port);
+        herd.goloman.stop();
+        CHECK(herd.goloman.client_port() == 0);
+        CHECK(herd.goloman.peer_port() == 0);
+        co_return;
+    });
+}
+
+TEST_CASE("a request that waits past its deadline for one of the pool's connections times out", "[google][tls]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        upstream.respond = [](const recorded_request&) {
+            return canned_response{200, std::string(two_places_new), 10s};
+        };
+        upstream.start();
+        auto settings = tls.settings(google_api::nearby_new, upstream, 300ms);
+        settings.max_connections = 1;
+        google_places places(io, settings, tls.log);
+        auto first = places.nearby_search(westwood());
+        auto second = places.nearby_search(westwood());
+        auto both = std::move(first) && std::move(second);
+        const auto [a, b] = co_await std::move(both);
+        CHECK_THAT(message_of(a), Catch::Contains("timed out"));
+        CHECK_THAT(message_of(b), Catch::Contains("timed out waiting for one of the 1 connections to localhost"));
+        CHECK(upstream.connections() == 1);
+        places.stop();
         upstream.stop();
     });
 }
