@@ -6,6 +6,7 @@
 #include "herd/places_cache.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/server.hpp"
+#include "https_client.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/https_server.hpp"
@@ -508,10 +509,10 @@ TEST_CASE("WHATSAT's time-out during a kept-alive request sends nothing again, a
             return canned_response{200, std::string(two_places_new), delay};
         };
         upstream.start();
-        // No cache (cache_ttl = 0): every WHATSAT is a request upstream.
-        auto places =
-            std::make_shared<google_places>(io, tls.settings(google_api::nearby_new, upstream, 300ms), tls.log);
-        one_server herd(io, places, 300ms, tls.log);
+        // No cache (cache_ttl = 0): every WHATSAT is a request upstream. The
+        // server's bound (2 s) ends the request before its own deadline (5 s).
+        auto places = std::make_shared<google_places>(io, tls.settings(google_api::nearby_new, upstream, 5s), tls.log);
+        one_server herd(io, places, 2s, tls.log);
         const auto first = co_await herd.whatsat();
         CHECK(first.at("status") == "OK");
         // The kept-alive connection carries the next request, which the
@@ -635,21 +636,23 @@ TEST_CASE("a request that waits past its deadline for one of the pool's connecti
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {
         using namespace asio::experimental::awaitable_operators;
         https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
-        upstream.respond = [](const recorded_request&) {
-            return canned_response{200, std::string(two_places_new), 10s};
-        };
+        upstream.respond = [](const recorded_request&) { return canned_response{200, "{}", 1s}; };
         upstream.start();
-        auto settings = tls.settings(google_api::nearby_new, upstream, 300ms);
-        settings.max_connections = 1;
-        google_places places(io, settings, tls.log);
-        auto first = places.nearby_search(westwood());
-        auto second = places.nearby_search(westwood());
+        const auto url = *parse_https_url("https://localhost:" + std::to_string(upstream.port()) + "/");
+        herd::detail::https_client client(io.get_executor(), url, herd::detail::make_tls_client_context(tls.ca_file),
+                                          {1, {}});
+        // The first holds the pool's one connection for a second; the
+        // second may wait only 300 ms.
+        auto first = client.request({"GET", "/", {}, {}}, 10s);
+        auto second = client.request({"GET", "/", {}, {}}, 300ms);
         auto both = std::move(first) && std::move(second);
         const auto [a, b] = co_await std::move(both);
-        CHECK_THAT(message_of(a), Catch::Contains("timed out"));
-        CHECK_THAT(message_of(b), Catch::Contains("timed out waiting for one of the 1 connections to localhost"));
+        CHECK(a.status == 200);
+        CHECK(b.status == 0);
+        CHECK(b.error == "timed out waiting for one of the 1 connections to localhost");
         CHECK(upstream.connections() == 1);
-        places.stop();
+        CHECK(upstream.requests().size() == 1);
+        client.stop();
         upstream.stop();
     });
 }

@@ -56,7 +56,7 @@ boost::asio::awaitable<std::optional<T>> within(boost::asio::awaitable<T> op, st
     auto quiet = without_cancel_throw(std::move(op));
     auto run = asio::co_spawn(executor, std::move(quiet), asio::deferred);
     auto wait = timer.async_wait(asio::deferred);
-    auto group = asio::experimental::make_parallel_group(std::move(run), std::move(wait));
+    auto group = asio::experimental::make_parallel_group(std::move(run), wait);
     auto race = group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     auto [order, error, result, timer_ec] = co_await std::move(race);
     (void)timer_ec;
