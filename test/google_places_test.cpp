@@ -1,14 +1,24 @@
 // The Google sources against a real HTTPS server on loopback, with a CA and
 // certificates made for the test: what goes out, what comes back, and every
 // way it can fail.
+#include "detail/within.hpp"
 #include "herd/google_places.hpp"
+#include "herd/places_cache.hpp"
 #include "herd/places_factory.hpp"
+#include "herd/server.hpp"
+#include "https_client.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/https_server.hpp"
 #include "support/net.hpp"
 #include "support/process_herd.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/pattern_formatter.h>
@@ -52,11 +62,17 @@ struct tls_fixture {
     google_places_settings settings(google_api api, const https_server& server,
                                     std::chrono::milliseconds timeout = 3s) const
     {
+        return settings_for_port(api, server.port(), timeout);
+    }
+
+    google_places_settings settings_for_port(google_api api, std::uint16_t port,
+                                             std::chrono::milliseconds timeout) const
+    {
         const std::string path =
             api == google_api::nearby_legacy ? "/maps/api/place/nearbysearch/json" : "/v1/places:searchNearby";
         google_places_settings s;
         s.api = api;
-        s.url = *parse_https_url("https://localhost:" + std::to_string(server.port()) + path);
+        s.url = *parse_https_url("https://localhost:" + std::to_string(port) + path);
         s.key = "test-key";
         s.key_origin = "$TEST_KEY";
         s.ca_file = ca_file;
@@ -89,6 +105,62 @@ std::string message_of(const boost::json::object& answer)
     const auto* m = answer.if_contains("error_message");
     return m == nullptr ? std::string() : std::string(m->as_string());
 }
+
+// A defective source: it throws instead of answering, a std::exception or
+// something else.
+class throwing_places : public places_source {
+public:
+    explicit throwing_places(bool std_exception) : std_exception_(std_exception) {}
+    asio::awaitable<boost::json::object> nearby_search(places_query) override
+    {
+        co_await asio::post(asio::use_awaitable);
+        if (std_exception_) {
+            throw std::runtime_error("upstream exploded");
+        }
+        throw 42;
+    }
+    std::string describe() const override { return "throwing"; }
+
+private:
+    bool std_exception_;
+};
+
+// One server with no neighbours, its WHATSAT bounded by `timeout`, logging
+// into `log`.
+struct one_server {
+    one_server(asio::io_context& io, std::shared_ptr<places_source> places, std::chrono::milliseconds timeout,
+               std::shared_ptr<spdlog::logger> log)
+        : herd(single()), goloman(io, herd, "Goloman", options(std::move(places), timeout, std::move(log)))
+    {
+        goloman.start();
+    }
+    static topology single()
+    {
+        const auto p = free_ports(2);
+        return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) +
+                                  "\npeer_port = " + std::to_string(p[1]) + "\nadmin_port = 0\n",
+                              "one.toml", ".");
+    }
+    static server_options options(std::shared_ptr<places_source> places, std::chrono::milliseconds timeout,
+                                  std::shared_ptr<spdlog::logger> log)
+    {
+        auto o = test_options("Goloman", std::move(places));
+        o.places_timeout = timeout;
+        o.log = std::move(log);
+        return o;
+    }
+    // The JSON of a WHATSAT about a client at Westwood.
+    asio::awaitable<boost::json::object> whatsat()
+    {
+        const auto reply = co_await ask(goloman.client_port(), "IAMAT kiwi +34.068930-118.445127 1621464827.959498503\n"
+                                                               "WHATSAT kiwi 10 2\n");
+        const auto brace = reply.find('{');
+        REQUIRE(brace != std::string::npos);
+        co_return boost::json::parse(reply.substr(brace)).as_object();
+    }
+    topology herd;
+    server goloman;
+};
 
 } // namespace
 
@@ -360,5 +432,227 @@ TEST_CASE("Google down (nothing listening) gives an error answer at once", "[goo
         CHECK_THAT(message_of(answer), Catch::Contains("cannot connect to localhost:"));
         CHECK_THAT(tls.log_text.str(), Catch::Contains("failed after"));
         places.stop();
+    });
+}
+
+TEST_CASE("a TLS handshake that never finishes is a time-out, for the client and in the log", "[google][tls]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        // Accepts the connection and says nothing: no ServerHello ever comes.
+        asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+        asio::ip::tcp::socket held(io);
+        google_places places(io, tls.settings_for_port(google_api::nearby_new, silent.local_endpoint().port(), 300ms),
+                             tls.log);
+        auto accept = silent.async_accept(held, herd::detail::use_tuple);
+        auto search = places.nearby_search(westwood());
+        auto both = std::move(search) && std::move(accept);
+        const auto [answer, accepted] = co_await std::move(both);
+        CHECK_FALSE(std::get<0>(accepted));
+        CHECK(status_of(answer) == "UNKNOWN_ERROR");
+        CHECK_THAT(message_of(answer), Catch::Contains("timed out") && !Catch::Contains("refused"));
+        CHECK_THAT(tls.log_text.str(), Catch::Contains("timed out") && !Catch::Contains("refused"));
+        places.stop();
+    });
+}
+
+TEST_CASE("no more than the pool's connections to the provider at once; the others wait their turn", "[google][tls]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        upstream.respond = [](const recorded_request&) {
+            return canned_response{200, std::string(two_places_new), 100ms};
+        };
+        upstream.start();
+        auto settings = tls.settings(google_api::nearby_new, upstream, 10s);
+        const std::size_t pool = settings.max_connections;
+        CHECK(pool == 8); // what docs/places.md says
+        constexpr int asked = 12;
+        google_places places(io, settings, tls.log);
+        int ok = 0;
+        int done = 0;
+        asio::steady_timer all_done(io, asio::steady_timer::time_point::max());
+        for (int i = 0; i < asked; ++i) {
+            auto one = [&]() -> asio::awaitable<void> {
+                const auto answer = co_await places.nearby_search(westwood());
+                ok += status_of(answer) == "OK" ? 1 : 0;
+                if (++done == asked) {
+                    all_done.cancel();
+                }
+            };
+            asio::co_spawn(io, one(), [](const std::exception_ptr& e) {
+                if (e) {
+                    std::rethrow_exception(e);
+                }
+            });
+        }
+        co_await all_done.async_wait(herd::detail::use_tuple);
+        CHECK(ok == asked);
+        CHECK(upstream.requests().size() == asked);
+        CHECK(upstream.connections() <= pool);
+        CHECK(places.connections_opened() <= pool);
+        places.stop();
+        upstream.stop();
+    });
+}
+
+TEST_CASE("WHATSAT's time-out during a kept-alive request sends nothing again, and stop() after it is safe",
+          "[google][tls][herd]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        std::chrono::milliseconds delay{0};
+        upstream.respond = [&](const recorded_request&) {
+            return canned_response{200, std::string(two_places_new), delay};
+        };
+        upstream.start();
+        // No cache (cache_ttl = 0): every WHATSAT is a request upstream. The
+        // server's bound (2 s) ends the request before its own deadline (5 s).
+        auto places = std::make_shared<google_places>(io, tls.settings(google_api::nearby_new, upstream, 5s), tls.log);
+        one_server herd(io, places, 2s, tls.log);
+        const auto first = co_await herd.whatsat();
+        CHECK(first.at("status") == "OK");
+        // The kept-alive connection carries the next request, which the
+        // server's time-out cancels after it is written.
+        delay = 10s;
+        const auto slow = co_await herd.whatsat();
+        CHECK(slow.at("status") == "UNKNOWN_ERROR");
+        CHECK_THAT(std::string(slow.at("error_message").as_string()),
+                   Catch::Contains("timed out") || Catch::Contains("did not answer in time"));
+        delay = 0ms;
+        const auto third = co_await herd.whatsat();
+        CHECK(third.at("status") == "OK");
+        // Three WHATSATs, three requests: the cancelled one was not sent again.
+        CHECK(upstream.requests().size() == 3);
+        CHECK_THAT(tls.log_text.str(), Catch::Contains("at the WHATSAT time-out: cancelled waiting for the answer"));
+        // stop() closes what is busy: nothing freed may be left there.
+        herd.goloman.stop();
+        places->stop();
+        upstream.stop();
+    });
+}
+
+TEST_CASE("provider auto with no key still refuses an unreadable ca_file at start", "[google][config]")
+{
+    asio::io_context io;
+    auto log = std::make_shared<spdlog::logger>("test");
+    places_config config;
+    config.ca_file = "/nonexistent/ca.pem";
+    auto no_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    CHECK_THROWS_WITH(make_places_source(io, config, log, no_env), Catch::Contains("/nonexistent/ca.pem"));
+}
+
+TEST_CASE("WHATSAT gets its time-out reply while the resolver hangs, and the late lookup is dropped",
+          "[google][tls][herd]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        upstream.start();
+        // Like the 1.81 resolver: deaf to cancellation, answering only when
+        // `dns` is cancelled, at the latest after ten seconds.
+        asio::steady_timer dns(io, asio::steady_timer::time_point::max());
+        asio::steady_timer dns_slowness(io, 10s);
+        int lookups = 0;
+        bool dns_answered = false;
+        auto settings = tls.settings(google_api::nearby_new, upstream, 300ms);
+        settings.resolve = [&](std::string, std::string) -> asio::awaitable<resolved_host> {
+            ++lookups;
+            auto deaf =
+                dns.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), herd::detail::use_tuple));
+            co_await std::move(deaf);
+            dns_answered = true;
+            co_return resolved_host{asio::error::host_not_found, {}};
+        };
+        auto slow_dns = [&]() -> asio::awaitable<void> {
+            co_await dns_slowness.async_wait(herd::detail::use_tuple);
+            dns.cancel();
+        };
+        asio::co_spawn(io, slow_dns(), [](const std::exception_ptr& e) {
+            if (e) {
+                std::rethrow_exception(e);
+            }
+        });
+        auto places = std::make_shared<google_places>(io, settings, tls.log);
+        one_server herd(io, places, 300ms, tls.log);
+        const auto answer = co_await herd.whatsat();
+        // The reply came while the lookup still hung.
+        CHECK_FALSE(dns_answered);
+        CHECK(lookups == 1);
+        CHECK(answer.at("status") == "UNKNOWN_ERROR");
+        CHECK_THAT(std::string(answer.at("error_message").as_string()), Catch::Contains("did not answer in time"));
+        CHECK_THAT(tls.log_text.str(), Catch::Contains("no answer within 300 ms"));
+        // DNS answers at last: the answer is dropped, nothing is sent.
+        dns_slowness.cancel();
+        while (!dns_answered) {
+            co_await asio::post(asio::use_awaitable);
+        }
+        co_await asio::post(asio::use_awaitable);
+        CHECK(upstream.requests().empty());
+        herd.goloman.stop();
+        places->stop();
+        upstream.stop();
+    });
+}
+
+TEST_CASE("a source that throws behind the cache: the client gets the error shape and the log says why",
+          "[google][cache][herd]")
+{
+    const bool std_exception = GENERATE(true, false);
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto places = std::make_shared<cached_places>(std::make_shared<throwing_places>(std_exception), 60s);
+        one_server herd(io, places, 5s, tls.log);
+        const auto answer = co_await herd.whatsat();
+        CHECK(answer.at("status") == "UNKNOWN_ERROR");
+        const std::string why =
+            std_exception ? "the places source failed: upstream exploded" : "the places source failed";
+        CHECK_THAT(std::string(answer.at("error_message").as_string()), Catch::Contains(why));
+        CHECK_THAT(tls.log_text.str(),
+                   Catch::Contains(std_exception ? why : "the places source failed: it threw something"));
+        herd.goloman.stop();
+    });
+}
+
+TEST_CASE("a stopped server's client and peer ports read as 0, never a throw", "[google][herd]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        one_server herd(io, nullptr, 5s, tls.log);
+        CHECK(herd.goloman.client_port() == herd.herd.servers[0].port);
+        herd.goloman.stop();
+        CHECK(herd.goloman.client_port() == 0);
+        CHECK(herd.goloman.peer_port() == 0);
+        co_return;
+    });
+}
+
+TEST_CASE("a request that waits past its deadline for one of the pool's connections times out", "[google][tls]")
+{
+    tls_fixture tls;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        https_server upstream(io, tls.ca.issue({"DNS:localhost"}));
+        upstream.respond = [](const recorded_request&) { return canned_response{200, "{}", 1s}; };
+        upstream.start();
+        const auto url = *parse_https_url("https://localhost:" + std::to_string(upstream.port()) + "/");
+        herd::detail::https_client client(io.get_executor(), url, herd::detail::make_tls_client_context(tls.ca_file),
+                                          {1, {}});
+        // The first holds the pool's one connection for a second; the
+        // second may wait only 300 ms.
+        auto first = client.request({"GET", "/", {}, {}}, 10s);
+        auto second = client.request({"GET", "/", {}, {}}, 300ms);
+        auto both = std::move(first) && std::move(second);
+        const auto [a, b] = co_await std::move(both);
+        CHECK(a.status == 200);
+        CHECK(b.status == 0);
+        CHECK(b.error == "timed out waiting for one of the 1 connections to localhost");
+        CHECK(upstream.connections() == 1);
+        CHECK(upstream.requests().size() == 1);
+        client.stop();
+        upstream.stop();
     });
 }

@@ -5,9 +5,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
+
+#include <stdexcept>
 
 using namespace herd;
 using namespace herd::test;
@@ -30,6 +33,12 @@ public:
         if (fail) {
             co_return places_error("OVER_QUERY_LIMIT", "slow down");
         }
+        if (throws_std) {
+            throw std::runtime_error("upstream exploded");
+        }
+        if (throws_other) {
+            throw 42; // not a std::exception
+        }
         boost::json::object answer;
         answer["html_attributions"] = boost::json::array();
         answer["results"] = boost::json::array({boost::json::object{{"name", query.radius_metres}}});
@@ -42,6 +51,8 @@ public:
     int requests = 0;
     bool held = false;
     bool fail = false;
+    bool throws_std = false;
+    bool throws_other = false;
 
 private:
     asio::steady_timer gate_;
@@ -148,5 +159,52 @@ TEST_CASE("a waiter that gives up does not cancel the request the others wait fo
         const auto answer = co_await std::move(both);
         CHECK(answer.at("status") == "OK");
         CHECK(upstream->requests == 1);
+    });
+}
+
+TEST_CASE("what the upstream throws reaches every asker, and nothing is kept", "[cache]")
+{
+    const bool std_exception = GENERATE(true, false);
+    run_async([std_exception](asio::io_context& io) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto upstream = std::make_shared<gated_upstream>(io);
+        upstream->held = true;
+        (std_exception ? upstream->throws_std : upstream->throws_other) = true;
+        cached_places cache(upstream, 60s);
+        // What one asker got: "answer STATUS" or "threw WHAT".
+        auto ask = [&]() -> asio::awaitable<std::string> {
+            try {
+                const auto answer = co_await cache.nearby_search(q1500());
+                co_return "answer " + std::string(answer.at("status").as_string());
+            } catch (const std::exception& e) {
+                co_return std::string("threw ") + e.what();
+            } catch (...) {
+                co_return std::string("threw something");
+            }
+        };
+        auto open = [&]() -> asio::awaitable<void> {
+            // Once the one upstream request is waiting at the gate.
+            while (upstream->requests == 0) {
+                co_await asio::post(asio::use_awaitable);
+            }
+            upstream->open_gate();
+        };
+        auto first = ask();
+        auto second = ask();
+        auto opener = open();
+        auto askers = std::move(first) && std::move(second);
+        auto all = std::move(opener) && std::move(askers);
+        const auto [a, b] = co_await std::move(all);
+        const std::string expected = std_exception ? "threw upstream exploded" : "threw something";
+        CHECK(a == expected);
+        CHECK(b == expected);
+        CHECK(upstream->requests == 1);
+        CHECK(cache.stats().joined == 1);
+        // Not kept: the next asker asks again.
+        upstream->held = false;
+        upstream->throws_std = upstream->throws_other = false;
+        const auto again = co_await cache.nearby_search(q1500());
+        CHECK(again.at("status") == "OK");
+        CHECK(upstream->requests == 2);
     });
 }

@@ -1,12 +1,20 @@
-// The offline places source and the reply's JSON form.
+// The offline places source, the reply's JSON form, and the time bound
+// places requests run under.
+#include "detail/within.hpp"
 #include "herd/json_pretty.hpp"
 #include "herd/local_places.hpp"
 #include "herd/places.hpp"
+#include "support/async.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 using namespace herd;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -153,4 +161,55 @@ TEST_CASE("results are cut to the bound and errors keep the shape", "[places][js
     const auto text = format_places(answer);
     CHECK(text.find("\n\n") == std::string::npos);
     CHECK(text.back() == '}');
+}
+
+// detail::within, the time bound every places request (and every line
+// read) runs under.
+TEST_CASE("within returns at once when the operation throws, and says what it threw", "[within]")
+{
+    herd::test::run_async([](asio::io_context&) -> asio::awaitable<void> {
+        auto fails = []() -> asio::awaitable<int> {
+            co_await asio::post(asio::use_awaitable);
+            throw std::runtime_error("upstream exploded");
+        };
+        auto op = fails();
+        // An hour: waiting it out would fail the test's own time bound.
+        auto bounded = herd::detail::within(std::move(op), std::chrono::hours(1));
+        CHECK_THROWS_WITH(co_await std::move(bounded), "upstream exploded");
+    });
+}
+
+TEST_CASE("within: an operation cancelled between two co_awaits runs on to its end instead of throwing", "[within]")
+{
+    herd::test::run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        bool first_aborted = false;
+        bool reached_end = false;
+        auto op = [&]() -> asio::awaitable<int> {
+            asio::steady_timer long_wait(io, std::chrono::hours(1));
+            auto [ec] = co_await long_wait.async_wait(herd::detail::use_tuple);
+            first_aborted = ec == asio::error::operation_aborted;
+            // The cancellation has been delivered; this co_await must not throw.
+            co_await asio::post(asio::use_awaitable);
+            reached_end = true;
+            co_return 1;
+        };
+        auto started = op();
+        auto bounded = herd::detail::within(std::move(started), std::chrono::milliseconds(10));
+        const auto result = co_await std::move(bounded);
+        CHECK_FALSE(result.has_value());
+        CHECK(first_aborted);
+        CHECK(reached_end);
+    });
+}
+
+TEST_CASE("within gives the operation's result when it finishes first", "[within]")
+{
+    herd::test::run_async([](asio::io_context&) -> asio::awaitable<void> {
+        auto quick = []() -> asio::awaitable<int> { co_return 7; };
+        auto op = quick();
+        auto bounded = herd::detail::within(std::move(op), std::chrono::hours(1));
+        const auto result = co_await std::move(bounded);
+        REQUIRE(result.has_value());
+        CHECK(*result == 7);
+    });
 }

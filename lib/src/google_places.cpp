@@ -11,7 +11,8 @@ namespace herd {
 struct google_places::state {
     state(boost::asio::io_context& io, google_places_settings s, std::shared_ptr<spdlog::logger> l)
         : settings(std::move(s)), log(std::move(l)),
-          client(io.get_executor(), settings.url, detail::make_tls_client_context(settings.ca_file))
+          client(io.get_executor(), settings.url, detail::make_tls_client_context(settings.ca_file),
+                 {settings.max_connections, settings.resolve})
     {
     }
     google_places_settings settings;
@@ -48,6 +49,12 @@ boost::asio::awaitable<boost::json::object> google_places::nearby_search(places_
     const auto started = std::chrono::steady_clock::now();
     auto result = co_await self->client.request(std::move(request), s.timeout);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (result.cancelled) {
+        // Only WHATSAT's own time-out cancels a request: say so, and where
+        // it stood, rather than what the cancelled step reported.
+        self->log->warn("google {} abandoned after {:.1f} ms at the WHATSAT time-out: {}", what, ms, result.error);
+        co_return places_error("UNKNOWN_ERROR", "no answer from Google: " + result.error);
+    }
     if (result.status == 0) {
         self->log->warn("google {} failed after {:.1f} ms: {}", what, ms, result.error);
         co_return places_error("UNKNOWN_ERROR", "no answer from Google: " + result.error);

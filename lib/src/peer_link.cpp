@@ -1,6 +1,7 @@
 #include "peer_link.hpp"
 
 #include "detail/line_io.hpp"
+#include "detail/resolve.hpp"
 #include "detail/within.hpp"
 #include "herd/log.hpp"
 #include "herd/peer_protocol.hpp"
@@ -115,9 +116,10 @@ asio::awaitable<void> peer_link::run()
 asio::awaitable<bool> peer_link::connect()
 {
     const std::string& me = owner_->me.name;
-    tcp::resolver resolver(owner_->executor);
-    auto resolve = resolver.async_resolve(neighbour_.host, std::to_string(neighbour_.peer_port), use_tuple);
-    auto resolved = co_await detail::within(std::move(resolve), handshake_time_limit);
+    // Abandoned at the limit, not cancelled: the 1.81 resolver ignores that.
+    auto resolve = detail::system_resolve(neighbour_.host, std::to_string(neighbour_.peer_port));
+    auto bounded = detail::abandon_after(std::move(resolve), handshake_time_limit);
+    auto resolved = co_await std::move(bounded);
     if (!resolved || std::get<0>(*resolved)) {
         note_down("cannot resolve " + neighbour_.host);
         co_return false;

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <exception>
+#include <optional>
 #include <unordered_map>
 
 namespace herd {
@@ -35,8 +37,9 @@ bool keepable(const boost::json::object& answer)
 // One upstream request and everyone waiting for it.
 struct in_flight {
     explicit in_flight(const asio::any_io_executor& executor) : done(executor, asio::steady_timer::time_point::max()) {}
-    asio::steady_timer done; // cancelled when `answer` is set
+    asio::steady_timer done; // cancelled when `answer` or `error` is set
     std::optional<boost::json::object> answer;
+    std::exception_ptr error; // what the source threw, for every waiter
 };
 
 struct cached_places::state {
@@ -74,13 +77,18 @@ namespace {
 asio::awaitable<void> fetch(std::shared_ptr<cached_places::state> self, std::string key, places_query query,
                             std::shared_ptr<in_flight> flight)
 {
-    boost::json::object answer;
+    std::optional<boost::json::object> answer;
     try {
         answer = co_await self->upstream->nearby_search(std::move(query));
-    } catch (const std::exception& e) {
-        answer = places_error("UNKNOWN_ERROR", std::string("the places source failed: ") + e.what());
+    } catch (...) {
+        // Not turned into an answer here: every waiter rethrows it, and the
+        // server's caller logs why and answers in the error shape, as if
+        // the source had been asked directly. Nothing is kept.
+        flight->error = std::current_exception();
     }
-    self->keep(key, answer);
+    if (answer) {
+        self->keep(key, *answer);
+    }
     self->flights.erase(key);
     flight->answer = std::move(answer);
     flight->done.cancel();
@@ -116,11 +124,15 @@ asio::awaitable<boost::json::object> cached_places::nearby_search(places_query q
         flight = std::make_shared<in_flight>(executor);
         self->flights.emplace(key, flight);
         asio::co_spawn(executor, fetch(self, key, std::move(query), flight), [](const std::exception_ptr&) {
-            // fetch catches what the source throws; nothing else can escape.
+            // fetch hands whatever the source throws to its waiters.
         });
     }
-    if (!flight->answer) {
-        co_await flight->done.async_wait(detail::use_tuple);
+    if (!flight->answer && !flight->error) {
+        auto wait = flight->done.async_wait(detail::use_tuple);
+        co_await std::move(wait);
+    }
+    if (flight->error) {
+        std::rethrow_exception(flight->error);
     }
     if (!flight->answer) {
         // Only this waiter was cancelled (its own time-out won); the

@@ -3,6 +3,7 @@
 #include "herd/google_places.hpp"
 #include "herd/local_places.hpp"
 #include "herd/places_cache.hpp"
+#include "https_client.hpp"
 
 #include <spdlog/logger.h>
 
@@ -20,6 +21,15 @@ std::shared_ptr<places_source> make_places_source(boost::asio::io_context& io, c
                   have_key ? "Google's Places API (New)" : "the offline places");
     }
     if (provider == "local") {
+        if (!config.ca_file.empty()) {
+            // Unused by the offline places, but a file herd.toml names and
+            // cannot be read is refused now, not when a key appears.
+            try {
+                detail::make_tls_client_context(config.ca_file);
+            } catch (const std::runtime_error& e) {
+                throw places_config_error(std::string("places.ca_file: ") + e.what());
+            }
+        }
         if (config.file.empty()) {
             return local_places::bundled();
         }

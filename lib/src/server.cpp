@@ -147,12 +147,16 @@ void handle_iamat(server::state& self, const iamat_command& cmd, std::int64_t no
     self.store_and_propagate(std::move(record), {});
 }
 
-asio::awaitable<boost::json::object> search_places(std::shared_ptr<places_source> source, places_query query)
+asio::awaitable<boost::json::object> search_places(std::shared_ptr<server::state> self, places_query query)
 {
     try {
-        co_return co_await source->nearby_search(std::move(query));
+        co_return co_await self->options.places->nearby_search(std::move(query));
     } catch (const std::exception& e) {
+        self->log->warn("the places source failed: {}", e.what());
         co_return places_error("UNKNOWN_ERROR", std::string("the places source failed: ") + e.what());
+    } catch (...) {
+        self->log->warn("the places source failed: it threw something that is not a std::exception");
+        co_return places_error("UNKNOWN_ERROR", "the places source failed");
     }
 }
 
@@ -163,7 +167,7 @@ asio::awaitable<boost::json::object> ask_places(std::shared_ptr<server::state> s
     const auto started = std::chrono::steady_clock::now();
     const std::string what = fmt::format("places {:.6f},{:.6f} radius {} m bound {}", query.where.lat, query.where.lng,
                                          query.radius_metres, query.bound);
-    auto search = search_places(self->options.places, std::move(query));
+    auto search = search_places(self, std::move(query));
     auto answer = co_await detail::within(std::move(search), self->options.places_timeout);
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (!answer) {
@@ -579,11 +583,15 @@ const std::string& server::name() const noexcept
 }
 std::uint16_t server::client_port() const noexcept
 {
-    return state_->client_acceptor.local_endpoint().port();
+    boost::system::error_code ec;
+    const auto endpoint = state_->client_acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
 }
 std::uint16_t server::peer_port() const noexcept
 {
-    return state_->peer_acceptor.local_endpoint().port();
+    boost::system::error_code ec;
+    const auto endpoint = state_->peer_acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
 }
 
 std::uint16_t server::admin_port() const noexcept

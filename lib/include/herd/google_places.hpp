@@ -7,12 +7,23 @@
 #include "herd/google_api.hpp"
 #include "herd/places.hpp"
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 
 namespace herd {
+
+// Looks the provider's host up: (error, endpoints). The tests give one that
+// never answers; a server uses the system's.
+using resolved_host = std::tuple<boost::system::error_code, boost::asio::ip::tcp::resolver::results_type>;
+using host_resolver = std::function<boost::asio::awaitable<resolved_host>(std::string host, std::string port)>;
 
 struct google_places_settings {
     google_api api = google_api::nearby_new;
@@ -21,6 +32,10 @@ struct google_places_settings {
     std::string key_origin;        // "$GOOGLE_PLACES_API_KEY", for the start-up log
     std::filesystem::path ca_file; // trusted besides the system store
     std::chrono::milliseconds timeout{5000};
+    // TLS connections to the provider open at once; more requests wait
+    // their turn, within their time-out.
+    std::size_t max_connections = 8;
+    host_resolver resolve; // empty: the system's resolver
 };
 
 class google_places final : public places_source {

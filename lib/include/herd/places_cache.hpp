@@ -1,7 +1,9 @@
 // A places source in front of another: the same question (location,
 // radius, bound) within the time to live is answered from memory, and
 // identical questions asked at once share one upstream request. Only OK and
-// ZERO_RESULTS answers are kept; an error is asked again next time.
+// ZERO_RESULTS answers are kept; an error is asked again next time. What the
+// upstream throws is thrown to every asker of that request, as if each had
+// asked the upstream itself.
 #pragma once
 
 #include "herd/places.hpp"
