@@ -74,11 +74,18 @@ int run(const po::variables_map& args)
         return exit_usage;
     }
 
+    // A failed write or fdatasync of the store stops the server (it logs
+    // why); herd-server then exits with exit_failure, not success.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    std::string disk_failure;
+    options.on_disk_failure = [&](const std::string& failure) {
+        disk_failure = failure;
+        signals.cancel();
+    };
     try {
         herd::server server(io, herd, name, options);
         server.start();
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
         asio::co_spawn(io, stop_on_signal(signals, server), [](std::exception_ptr e) {
             if (e) {
                 std::rethrow_exception(e);
@@ -89,6 +96,10 @@ int run(const po::variables_map& args)
         std::cout << name << ": clients on " << me->host << ":" << server.client_port() << ", peers on port "
                   << server.peer_port() << ", log " << (log_dir / (name + ".log")).string() << std::endl;
         io.run();
+        if (!disk_failure.empty()) {
+            std::cerr << "herd-server: " << name << ": stopped: " << disk_failure << "\n";
+            return exit_failure;
+        }
         return EXIT_SUCCESS;
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << name << ": " << e.what() << "\n";
