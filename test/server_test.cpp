@@ -601,3 +601,40 @@ TEST_CASE("a failed fdatasync stops the server and the record is never acknowled
     CHECK_THAT(failure, Catch::Contains("Goloman.store: fdatasync: Input/output error"));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("stopping while a commit is in flight still sends its reply once synced, and leaves nothing running",
+          "[server][durability]")
+{
+    const auto dir = scratch_dir("herd-commit-");
+    held_sync gate;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto herd = small_herd(std::nullopt);
+        herd.fsync_always = true;
+        store_signal signal(io.get_executor());
+        auto options = options_with();
+        options.data_dir = dir;
+        options.disk_calls = gate.io(io, signal);
+        server goloman(io, herd, "Goloman", options);
+        goloman.start();
+        client a(io.get_executor());
+        co_await a.connect(port_of(herd, "Goloman"));
+        co_await a.send("IAMAT kiwi +34.068930-118.445127 1621464827.5\n");
+        client gone(io.get_executor());
+        co_await gone.connect(port_of(herd, "Goloman"));
+        co_await gone.send("IAMAT plum +1+1 1621464827.5\n");
+        const bool syncing = co_await signal.until([&] { return gate.entered >= 1; }, std::chrono::seconds(20));
+        REQUIRE(syncing);
+        // One waiting client goes away, and the server is told to stop,
+        // while the sync is held.
+        boost::system::error_code ignored;
+        gone.socket().close(ignored);
+        goloman.stop();
+        gate.let_through();
+        const auto reply = co_await a.read_until_close(line_limit);
+        CHECK(reply == "AT Goloman +0.723372000 kiwi +34.068930-118.445127 1621464827.5\n");
+    });
+    location_store reread;
+    const store_log again(dir / "Goloman.store", reread, fsync_policy::always);
+    CHECK(reread.size() == 2);
+    std::filesystem::remove_all(dir);
+}
