@@ -267,16 +267,21 @@ class ReferenceSystem(System):
 
 
 class RedisSystem(System):
-    key = "redis"
-    label = "Redis"
     command = "set"
+
+    def __init__(self, bench, fsync="everysec"):
+        # Durability like Herd's fsync = "batch" (everysec: an append-only
+        # file synced every second) or "always" (synced before each reply).
+        self.fsync = fsync
+        self.key = "redis" if fsync == "everysec" else f"redis-{fsync}"
+        self.label = "Redis" if fsync == "everysec" else f"Redis, appendfsync {fsync}"
+        super().__init__(bench)
 
     def start(self) -> None:
         self.port = free_port()
-        # Durability like Herd's fsync = "batch": an append-only file,
-        # synced every second; no RDB snapshots in the middle of a run.
-        self.launch(Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.dir),
+        # No RDB snapshots in the middle of a run.
+        self.launch(Process(self.key, ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "yes", "--appendfsync", self.fsync, "--dir", str(self.dir),
                                       "--maxclients", "20000", "--protected-mode", "no"], self.dir,
                             ready="Ready to accept connections"))
 
@@ -451,10 +456,11 @@ def run_suite(bench: Bench) -> None:
     finally:
         for system in side_by_side:
             system.stop()
+    durability(bench)
     which = {
         "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
-        "herd-always": ["rr64", "pipe64"],
+        "herd-always": ["pipe64"],  # request-reply: in durability(), beside Redis's always
         "python": ["rr1", "rr64", "rr1000", "pipe64"],
         "python5": ["rr64", "pipe64"],
         "node": ["rr1", "rr64", "rr1000", "pipe64"],
@@ -500,6 +506,51 @@ def run_suite(bench: Bench) -> None:
         google.stop()
     memory(bench, python, node)
     startup(bench, python, node)
+
+
+def durability(bench: Bench) -> None:
+    """fsync = "always" against Redis's appendfsync always and Herd's own
+    batch, side by side in the same run: request-reply at 64 connections,
+    where every reply waits for its record's fdatasync."""
+    systems = [HerdSystem(bench, "herd-always", "Herd, fsync always", fsync="always"),
+               RedisSystem(bench, fsync="always"),
+               HerdSystem(bench, "herd-batch", "Herd, fsync batch", fsync="batch")]
+    try:
+        for system in systems:
+            system.start()
+        bench.measure_side_by_side(systems, LOADS["rr64"])
+    finally:
+        for system in systems:
+            system.stop()
+
+
+def durability_table(bench: Bench) -> str:
+    r = bench.results
+    lines = ["Durability: IAMAT / SET request-reply at 64 conns, each reply after its record's fdatasync "
+             "(same run, side by side)", "", "| system | replies/s | p50 ms | p99 ms | p99.9 ms |",
+             "|---|---:|---:|---:|---:|"]
+    for key, label in [("herd-always", 'Herd, fsync = "always"'), ("redis-always", "Redis, appendfsync always"),
+                       ("herd-batch", 'Herd, fsync = "batch"')]:
+        res = r.get((key, "rr64"))
+        if res:
+            lines.append(f"| {label} | {median(res.throughput):,.0f} | {median(res.p50) / 1e3:.3f} | "
+                         f"{median(res.p99) / 1e3:.3f} | {median(res.p999) / 1e3:.3f} |")
+    return "\n".join(lines)
+
+
+def durability_targets(bench: Bench) -> list[str]:
+    r = bench.results
+    if not all((k, "rr64") in r for k in ("herd-always", "redis-always", "herd-batch")):
+        return []
+    tp = lambda s: median(r[(s, "rr64")].throughput)
+    p99 = lambda s: median(r[(s, "rr64")].p99) / 1000
+    mark = lambda ok: "met" if ok else "NOT MET"
+    return [f"| fsync always, 64 conns request-reply >= 1.5x Redis appendfsync always | "
+            f"{tp('herd-always') / tp('redis-always'):.2f}x | {mark(tp('herd-always') >= 1.5 * tp('redis-always'))} |",
+            f"| ... and >= 0.7x Herd's own fsync batch | {tp('herd-always') / tp('herd-batch'):.2f}x | "
+            f"{mark(tp('herd-always') >= 0.7 * tp('herd-batch'))} |",
+            f"| ... and p99 below Redis appendfsync always's | {p99('herd-always'):.3f} ms vs {p99('redis-always'):.3f} ms"
+            f" | {mark(p99('herd-always') < p99('redis-always'))} |"]
 
 
 def machine_gaps(bench: Bench, seconds: float = 5.0) -> None:
@@ -730,6 +781,8 @@ def table(bench: Bench) -> str:
         if res:
             lines.append(f"| Herd | {label}, 64 conns | {median(res.throughput):,.0f} | | "
                          f"{median(res.p99) / 1e3:.3f} |")
+    lines.append("")
+    lines.append(durability_table(bench))
     if ("herd", "half64") in r:
         lines.append("")
         lines.append(f"Request-reply at 64 conns paced at half of Herd's peak ({e_half(bench):,.0f}/s): "
@@ -823,6 +876,7 @@ def targets(bench: Bench) -> str:
             f"with its {chunk} B AT line)", beyond < 200)
         row("memory per idle connection < 10 KiB", f"{m['per_idle_connection']:.0f} B",
             m["per_idle_connection"] < 10240)
+    rows += durability_targets(bench)
     return "| target | measured | |\n|---|---|---|\n" + "\n".join(rows)
 
 
@@ -836,6 +890,8 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
+    parser.add_argument("--only", choices=["durability"],
+                        help="run one section alone: durability (fsync always beside Redis's and Herd's batch)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -853,7 +909,10 @@ def main() -> int:
     bench = Bench(args)
     began = time.time()
     try:
-        run_suite(bench)
+        if args.only == "durability":
+            durability(bench)
+        else:
+            run_suite(bench)
     finally:
         shutil.rmtree(bench.scratch, ignore_errors=True)
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
@@ -862,9 +921,14 @@ def main() -> int:
                  else "unpinned")
     print(f"# Herd benchmarks, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
           f"{placement}, {time.time() - began:.0f} s\n")
-    print(table(bench))
-    print()
-    print(targets(bench))
+    if args.only == "durability":
+        print(durability_table(bench))
+        print()
+        print("| target | measured | |\n|---|---|---|\n" + "\n".join(durability_targets(bench)))
+    else:
+        print(table(bench))
+        print()
+        print(targets(bench))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))

@@ -4,16 +4,26 @@
 #include "herd/local_places.hpp"
 #include "herd/peer_protocol.hpp"
 #include "herd/server.hpp"
+#include "herd/store_log.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/net.hpp"
+#include "support/process_herd.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+
+#include <unistd.h>
 
 using namespace herd;
 using namespace herd::test;
@@ -483,4 +493,148 @@ TEST_CASE("stopping finishes the replies in flight, then closes, and accepts no 
         auto [ec] = co_await std::move(connect);
         CHECK(ec == asio::error::connection_refused);
     });
+}
+
+namespace {
+
+// The store file's fdatasync held until the test opens the gate; each call
+// wakes `signal` on the test's loop, so the test awaits it as an event.
+struct held_sync {
+    std::mutex mutex;
+    std::condition_variable opened;
+    bool open = false;
+    std::atomic<int> entered{0};
+
+    std::shared_ptr<disk_io> io(asio::io_context& io, store_signal& signal)
+    {
+        auto calls = std::make_shared<disk_io>();
+        calls->fdatasync = [this, &io, &signal](int fd) {
+            ++entered;
+            asio::post(io, [&signal] { signal.notify(); });
+            std::unique_lock lock(mutex);
+            opened.wait(lock, [&] { return open; });
+            return ::fdatasync(fd);
+        };
+        return calls;
+    }
+    void let_through()
+    {
+        const std::lock_guard lock(mutex);
+        open = true;
+        opened.notify_all();
+    }
+};
+
+} // namespace
+
+TEST_CASE("with fsync always the loop serves other clients while a commit is in flight", "[server][durability]")
+{
+    const auto dir = scratch_dir("herd-commit-");
+    held_sync gate;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto herd = small_herd(std::nullopt);
+        herd.fsync_always = true;
+        store_signal signal(io.get_executor());
+        auto options = options_with();
+        options.data_dir = dir;
+        options.disk_calls = gate.io(io, signal);
+        int stored = 0;
+        options.on_stored = [&](const location_record&) {
+            ++stored;
+            signal.notify();
+        };
+        server goloman(io, herd, "Goloman", options);
+        goloman.start();
+        const auto port = port_of(herd, "Goloman");
+        client a(io.get_executor());
+        co_await a.connect(port);
+        co_await a.send("IAMAT kiwi +34.068930-118.445127 1621464827.5\n");
+        const bool syncing = co_await signal.until([&] { return gate.entered >= 1; }, std::chrono::seconds(20));
+        REQUIRE(syncing);
+        // A's sync is in flight: another client's IAMAT is read, stored and
+        // written meanwhile, and an unrelated line is answered.
+        client b(io.get_executor());
+        co_await b.connect(port);
+        co_await b.send("IAMAT plum +1+1 1621464827.5\n");
+        const bool both_stored = co_await signal.until([&] { return stored >= 2; }, std::chrono::seconds(20));
+        REQUIRE(both_stored);
+        client c(io.get_executor());
+        co_await c.connect(port);
+        co_await c.send("HELLO\n");
+        const auto answered = co_await c.read_line(line_limit);
+        CHECK(answered == "? HELLO");
+        // Neither AT reply has gone out: their records are not on the disk.
+        CHECK(a.socket().available() == 0);
+        CHECK(b.socket().available() == 0);
+        gate.let_through();
+        const auto a_reply = co_await a.read_line(line_limit);
+        const auto b_reply = co_await b.read_line(line_limit);
+        CHECK(a_reply == "AT Goloman +0.723372000 kiwi +34.068930-118.445127 1621464827.5");
+        CHECK(b_reply == "AT Goloman +0.723372000 plum +1+1 1621464827.5");
+        goloman.stop();
+    });
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a failed fdatasync stops the server and the record is never acknowledged", "[server][durability]")
+{
+    const auto dir = scratch_dir("herd-commit-");
+    std::string failure;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto herd = small_herd(std::nullopt);
+        herd.fsync_always = true;
+        auto options = options_with();
+        options.data_dir = dir;
+        auto calls = std::make_shared<disk_io>();
+        calls->fdatasync = [](int) {
+            errno = EIO;
+            return -1;
+        };
+        options.disk_calls = calls;
+        options.on_disk_failure = [&](const std::string& what) { failure = what; };
+        server goloman(io, herd, "Goloman", options);
+        goloman.start();
+        const auto reply = co_await ask(port_of(herd, "Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827.5\n");
+        CHECK(reply.empty());
+        // The server stops itself: run_async finds nothing left running.
+    });
+    CHECK_THAT(failure, Catch::Contains("Goloman.store: fdatasync: Input/output error"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("stopping while a commit is in flight still sends its reply once synced, and leaves nothing running",
+          "[server][durability]")
+{
+    const auto dir = scratch_dir("herd-commit-");
+    held_sync gate;
+    run_async([&](asio::io_context& io) -> asio::awaitable<void> {
+        auto herd = small_herd(std::nullopt);
+        herd.fsync_always = true;
+        store_signal signal(io.get_executor());
+        auto options = options_with();
+        options.data_dir = dir;
+        options.disk_calls = gate.io(io, signal);
+        server goloman(io, herd, "Goloman", options);
+        goloman.start();
+        client a(io.get_executor());
+        co_await a.connect(port_of(herd, "Goloman"));
+        co_await a.send("IAMAT kiwi +34.068930-118.445127 1621464827.5\n");
+        client gone(io.get_executor());
+        co_await gone.connect(port_of(herd, "Goloman"));
+        co_await gone.send("IAMAT plum +1+1 1621464827.5\n");
+        const bool syncing = co_await signal.until([&] { return gate.entered >= 1; }, std::chrono::seconds(20));
+        REQUIRE(syncing);
+        // One waiting client goes away, and the server is told to stop,
+        // while the sync is held.
+        boost::system::error_code ignored;
+        gone.socket().close(ignored);
+        goloman.stop();
+        gate.let_through();
+        const auto reply = co_await a.read_until_close(line_limit);
+        CHECK(reply == "AT Goloman +0.723372000 kiwi +34.068930-118.445127 1621464827.5\n");
+    });
+    location_store reread;
+    const store_log again(dir / "Goloman.store", reread, fsync_policy::always);
+    CHECK(reread.size() == 2);
+    std::filesystem::remove_all(dir);
 }

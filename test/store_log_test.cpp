@@ -4,7 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+
+#include <unistd.h>
 
 using namespace herd;
 using namespace herd::test;
@@ -159,5 +166,139 @@ TEST_CASE("records appended while a snapshot is written follow it in the new log
     CHECK(reread.find("apple") != nullptr);
     CHECK(reread.find("plum") != nullptr);
     CHECK(reread.digest() == store.digest());
+    std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// An fdatasync that waits for the test to open its gate, and says when it
+// has been entered: a sync in flight, for as long as the test wants.
+struct sync_gate {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool open = false;
+    int entered = 0;
+
+    std::shared_ptr<disk_io> io()
+    {
+        auto calls = std::make_shared<disk_io>();
+        calls->fdatasync = [this](int fd) {
+            std::unique_lock lock(mutex);
+            ++entered;
+            changed.notify_all();
+            changed.wait(lock, [&] { return open; });
+            return ::fdatasync(fd);
+        };
+        return calls;
+    }
+    // The test's thread waits for the log's: an event, with a bound only so
+    // a bug fails the test rather than hanging it.
+    bool wait_entered(int count)
+    {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, std::chrono::seconds(30), [&] { return entered >= count; });
+    }
+    void let_through()
+    {
+        const std::lock_guard lock(mutex);
+        open = true;
+        changed.notify_all();
+    }
+};
+
+} // namespace
+
+TEST_CASE("under always a record counts as durable only once the log's thread has synced it", "[store-log]")
+{
+    const auto dir = scratch_dir("herd-store-");
+    location_store store;
+    sync_gate gate;
+    std::atomic<int> progress{0};
+    {
+        store_log log(
+            dir / "Goloman.store", store, fsync_policy::always, [&] { ++progress; }, gate.io());
+        CHECK(log.append(kiwi) == 1);
+        log.flush();
+        REQUIRE(gate.wait_entered(1));
+        // In the kernel, not yet on the disk: nothing may be acknowledged.
+        CHECK(log.written() == 1);
+        CHECK(log.durable() == 0);
+        CHECK(log.acknowledgeable() == 0);
+        // While that sync runs, the next record is still written at once
+        // (the loop never waits for the disk), and waits for the next sync.
+        CHECK(log.append(plum) == 2);
+        log.flush();
+        CHECK(log.written() == 2);
+        CHECK(log.durable() == 0);
+        gate.let_through();
+        log.sync();
+        CHECK(log.durable() == 2);
+        CHECK(log.acknowledgeable() == 2);
+        CHECK(progress > 0);
+        CHECK_FALSE(log.failed());
+    }
+    location_store reread;
+    const store_log again(dir / "Goloman.store", reread, fsync_policy::always);
+    CHECK(reread.size() == 2);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("under batch a record may be acknowledged once written, and the sync comes later", "[store-log]")
+{
+    const auto dir = scratch_dir("herd-store-");
+    location_store store;
+    sync_gate gate;
+    {
+        store_log log(dir / "Goloman.store", store, fsync_policy::batch, {}, gate.io());
+        log.append(kiwi);
+        log.flush();
+        CHECK(log.acknowledgeable() == 1);
+        CHECK(log.durable() == 0);
+        CHECK(gate.entered == 0); // flush() asks for no sync under batch
+        log.sync_soon();
+        REQUIRE(gate.wait_entered(1));
+        gate.let_through();
+        log.sync();
+        CHECK(log.durable() == 1);
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a failed write or fdatasync is final: reported, never acknowledged, never thrown", "[store-log]")
+{
+    const auto dir = scratch_dir("herd-store-");
+    const bool sync_fails = GENERATE(false, true);
+    auto calls = std::make_shared<disk_io>();
+    if (sync_fails) {
+        calls->fdatasync = [](int) {
+            errno = EIO;
+            return -1;
+        };
+    } else {
+        calls->write = [](int, const char*, std::size_t) -> long {
+            errno = ENOSPC;
+            return -1;
+        };
+    }
+    location_store store;
+    std::atomic<int> progress{0};
+    {
+        store_log log(
+            dir / "Goloman.store", store, fsync_policy::always, [&] { ++progress; }, calls);
+        log.append(kiwi);
+        CHECK_NOTHROW(log.flush());
+        CHECK_NOTHROW(log.sync()); // returns: the failure ends the wait
+        CHECK(log.failed());
+        CHECK(log.durable() == 0);
+        CHECK(log.acknowledgeable() == 0);
+        CHECK_THAT(log.failure(), Catch::Contains((dir / "Goloman.store").string()));
+        CHECK_THAT(log.failure(),
+                   Catch::Contains(sync_fails ? "fdatasync: Input/output error" : "write: No space left on device"));
+        CHECK(progress > 0);
+        // Nothing after the failure is written or counted.
+        log.append(plum);
+        CHECK_NOTHROW(log.flush());
+        CHECK(log.acknowledgeable() == 0);
+    } // and the destructor neither throws nor ends the process
     std::filesystem::remove_all(dir);
 }

@@ -32,11 +32,12 @@ constexpr int exit_failure = 1;
 
 asio::awaitable<void> stop_on_signal(asio::signal_set& signals, asio::signal_set& hangups, herd::server& server)
 {
+    // Cancelled (ec set) when a disk failure has stopped the server already.
     auto [ec, signal] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     if (!ec) {
         server.stop();
-        hangups.cancel(); // else its wait would keep io.run() from returning
     }
+    hangups.cancel(); // else its wait would keep io.run() from returning
 }
 
 // On the loop's thread, as the log's sink takes no lock.
@@ -104,6 +105,14 @@ int run(const po::variables_map& args)
         return exit_usage;
     }
 
+    // A failed write or fdatasync of the store stops the server (it logs
+    // why); herd-server then exits with exit_failure, not success.
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    std::string disk_failure;
+    options.on_disk_failure = [&](const std::string& failure) {
+        disk_failure = failure;
+        signals.cancel();
+    };
     try {
         herd::server server(io, herd, name, options);
         try {
@@ -114,7 +123,6 @@ int run(const po::variables_map& args)
         }
         server.start();
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
         asio::signal_set hangups(io, SIGHUP);
         asio::co_spawn(io, stop_on_signal(signals, hangups, server), rethrow);
         asio::co_spawn(io, reopen_on_hangup(hangups, *options.log), rethrow);
@@ -123,6 +131,10 @@ int run(const po::variables_map& args)
         std::cout << name << ": clients on " << me->host << ":" << server.client_port() << ", peers on port "
                   << server.peer_port() << ", log " << (log_dir / (name + ".log")).string() << std::endl;
         io.run();
+        if (!disk_failure.empty()) {
+            std::cerr << "herd-server: " << name << ": stopped: " << disk_failure << "\n";
+            return exit_failure;
+        }
         return EXIT_SUCCESS;
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << name << ": " << e.what() << "\n";

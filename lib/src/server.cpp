@@ -223,22 +223,26 @@ private:
     server::state& state_;
 };
 
-// Writes and empties `replies`; false if the connection failed or the
-// sweeper dropped a client that read nothing for the send time-out. With
-// fsync = "always", what the replies acknowledge reaches the disk first.
+// Writes and empties `replies`; false if the connection failed, the
+// sweeper dropped a client that read nothing for the send time-out, or the
+// disk failed before the records the replies acknowledge were on it. What
+// the replies acknowledge reaches the kernel first, and with fsync =
+// "always" the disk: this coroutine waits for the store log's thread, the
+// loop does not, and serves every other connection meanwhile.
 asio::awaitable<bool> send_replies(server::state& self, client_session& session, std::string& replies)
 {
-    if (self.disk) {
-        const bool always = self.disk->policy() == fsync_policy::always;
-        const auto ready = [&] { return always ? self.disk->synced() : self.disk->flushed(); };
-        if (!ready()) {
-            // Yield once, so every connection whose bytes came in this turn
-            // of the loop appends its records first: then one write (and one
-            // fdatasync) covers them all, as Redis's beforeSleep does.
-            co_await asio::post(asio::use_awaitable);
-            if (!ready()) {
-                always ? self.disk->sync() : self.disk->flush();
-            }
+    if (self.disk && self.disk->acknowledgeable() < session.acknowledges) {
+        // Yield once, so every connection whose bytes came in this turn of
+        // the loop appends its records first: then one write (and one
+        // fdatasync) covers them all, as Redis's beforeSleep does. Whatever
+        // is appended while that sync runs waits for the next one.
+        co_await asio::post(asio::use_awaitable);
+        self.disk->flush();
+        while (self.disk->acknowledgeable() < session.acknowledges && !self.disk->failed()) {
+            co_await self.disk_progress.async_wait(use_tuple);
+        }
+        if (self.disk->acknowledgeable() < session.acknowledges) {
+            co_return false; // fail-stop: never acknowledged, the server is stopping
         }
     }
     // Replies nearly always fit in the socket's send buffer, and then one
@@ -303,6 +307,7 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             const command cmd = parse_command(*line, limits.client_id_bytes);
             if (const auto* iamat = std::get_if<iamat_command>(&cmd)) {
                 handle_iamat(*self, *iamat, now_ns, replies);
+                session.acknowledges = self->disk ? self->disk->appended() : 0;
             } else if (const auto* whatsat = std::get_if<whatsat_command>(&cmd)) {
                 co_await handle_whatsat(self, *whatsat, *line, replies);
             } else if (std::holds_alternative<invalid_line>(cmd)) {
@@ -404,9 +409,11 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
 }
 
 // Logs reach the file, and with fsync = "batch" records reach the disk,
-// every 100 ms rather than on every line. The fdatasync itself runs on the
-// store log's own thread: waiting here for the disk (half a millisecond or
-// more) would stall every client ten times a second.
+// every 100 ms rather than on every line; with "always" this only writes
+// what no reply has flushed (records from peers), and asks for their sync.
+// The fdatasync runs on the store log's own thread: waiting here for the
+// disk would stall every client. A disk error is not thrown here: the log
+// reports it (on_disk_progress), so this loop runs until the server stops.
 asio::awaitable<void> flush_periodically(std::shared_ptr<server::state> self)
 {
     while (!self->stopped) {
@@ -417,6 +424,27 @@ asio::awaitable<void> flush_periodically(std::shared_ptr<server::state> self)
             self->disk->sync_soon();
         }
     }
+}
+
+// On the loop, after the store log's thread has written, synced or failed:
+// wakes the replies waiting for it; on the first failure, stops the server
+// (fail-stop, as Redis does when a write to its append-only file fails).
+void on_disk_progress(server::state& self)
+{
+    if (!self.disk) {
+        return; // a failure while the log was opened: the constructor throws it
+    }
+    self.disk_progress.cancel();
+    if (!self.disk->failed() || self.disk_failure_reported) {
+        return;
+    }
+    self.disk_failure_reported = true;
+    const std::string failure = self.disk->failure();
+    self.log->error("store: {}: the disk failed; stopping, nothing more is acknowledged", failure);
+    if (self.options.on_disk_failure) {
+        self.options.on_disk_failure(failure);
+    }
+    self.stop();
 }
 
 tcp::endpoint resolve_for_bind(asio::io_context& io, const std::string& host, std::uint16_t port)
@@ -474,8 +502,18 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
     }
     if (!state_->options.data_dir.empty()) {
         auto& s = *state_;
+        // Called on the log's thread: hand it to the loop. The state may be
+        // gone by the time the loop runs it (the log is stopped before it).
+        auto progress = [weak = std::weak_ptr<state>(state_), executor = s.executor] {
+            asio::post(executor, [weak] {
+                if (const auto self = weak.lock()) {
+                    on_disk_progress(*self);
+                }
+            });
+        };
         s.disk = std::make_unique<store_log>(s.options.data_dir / (s.me.name + ".store"), s.store,
-                                             herd.fsync_always ? fsync_policy::always : fsync_policy::batch);
+                                             herd.fsync_always ? fsync_policy::always : fsync_policy::batch,
+                                             std::move(progress), s.options.disk_calls);
         const auto& replay = s.disk->replayed();
         s.log->info("store: {} record{} from {}", replay.records, replay.records == 1 ? "" : "s",
                     s.disk->file().string());
@@ -539,7 +577,8 @@ asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
     }
     self->options.places->stop();
     if (self->disk) {
-        self->disk->sync();
+        self->disk->sync(); // blocking is fine now: nothing else is served
+        self->disk_progress.cancel();
     }
     self->log->info("{} stopped", self->me.name);
     self->log->flush();
@@ -549,7 +588,12 @@ asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
 
 void server::stop()
 {
-    auto& s = *state_;
+    state_->stop();
+}
+
+void server::state::stop()
+{
+    auto& s = *this;
     if (s.stopped) {
         return;
     }
@@ -574,7 +618,7 @@ void server::stop()
     s.links.clear();
     s.flush_timer.cancel();
     s.sweep_timer.cancel();
-    asio::co_spawn(s.executor, finish_stopping(state_), log_failure(s.log, "stopping"));
+    asio::co_spawn(s.executor, finish_stopping(shared_from_this()), log_failure(s.log, "stopping"));
 }
 
 const std::string& server::name() const noexcept

@@ -30,6 +30,7 @@ struct client_session {
     boost::asio::ip::tcp::socket& socket;
     time_point last_line = std::chrono::steady_clock::now();
     time_point write_started = time_point::max(); // max: no write waiting
+    std::uint64_t acknowledges = 0;               // the store log's last record its replies acknowledge
     closed_by closed = closed_by::client;         // idle or slow_reader once the sweeper has closed it
 };
 
@@ -44,6 +45,11 @@ struct server::state : std::enable_shared_from_this<server::state> {
     std::string log_scratch; // log_info_bytes builds each line here: one thread, so one is enough
     location_store store;
     std::unique_ptr<store_log> disk; // none: the store lives in memory only
+    // A condition variable for the store log: never expires, cancelled each
+    // time the log's thread reports progress; replies that wait for their
+    // records to be written or synced wait on it (as Asio's chat server).
+    boost::asio::steady_timer disk_progress{executor, boost::asio::steady_timer::time_point::max()};
+    bool disk_failure_reported = false;
     server_stats stats;
     boost::asio::ip::tcp::acceptor client_acceptor;
     boost::asio::ip::tcp::acceptor peer_acceptor;
@@ -63,6 +69,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
     // Store a record; if it changed the store, hand it to every neighbour's
     // link but the one it came from. The twin of the prototype's propagate().
     location_store::outcome store_and_propagate(location_record record, std::string_view came_from);
+    // What server::stop() does; also how a disk failure stops the server.
+    void stop();
 };
 
 // Keeps a connection in one of the state's sets while its coroutine runs.

@@ -61,18 +61,36 @@ std::uint32_t crc32(std::string_view data) noexcept
     throw std::runtime_error(file.string() + ": " + what + ": " + std::strerror(errno));
 }
 
-void write_all(int fd, std::string_view data, const std::filesystem::path& file)
+std::string describe_failure(const std::filesystem::path& file, const char* what, int error)
+{
+    return file.string() + ": " + what + ": " + std::strerror(error);
+}
+
+long do_write(const disk_io* io, int fd, std::string_view data)
+{
+    return io != nullptr && io->write ? io->write(fd, data.data(), data.size())
+                                      : static_cast<long>(::write(fd, data.data(), data.size()));
+}
+
+int do_fdatasync(const disk_io* io, int fd)
+{
+    return io != nullptr && io->fdatasync ? io->fdatasync(fd) : ::fdatasync(fd);
+}
+
+// 0, or the errno of the write that failed.
+int write_fully(const disk_io* io, int fd, std::string_view data)
 {
     while (!data.empty()) {
-        const auto n = ::write(fd, data.data(), data.size());
+        const auto n = do_write(io, fd, data);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            fail(file, "write");
+            return errno;
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
+    return 0;
 }
 
 // Appends the log line for `at_line`, with its '\n': the one place the
@@ -97,34 +115,35 @@ std::filesystem::path snapshot_path(const std::filesystem::path& file)
 }
 
 // Writes `text` to a new file and makes it durable; returns the file, open
-// for appends. Runs on the snapshot's own thread, or on the caller's when
-// the log is opened.
-int write_snapshot(const std::filesystem::path& file, std::string_view text)
+// for appends, or -1 and the error. Runs on the snapshot's own thread.
+int write_snapshot(const std::filesystem::path& file, std::string_view text, const disk_io* io, std::string& error)
 {
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        fail(file, "cannot write a snapshot");
+        error = describe_failure(file, "cannot write a snapshot", errno);
+        return -1;
     }
-    try {
-        write_all(fd, text, file);
-        if (::fdatasync(fd) != 0) {
-            fail(file, "fdatasync");
-        }
-    } catch (...) {
-        ::close(fd);
-        throw;
+    if (const int e = write_fully(io, fd, text); e != 0) {
+        error = describe_failure(file, "write", e);
+    } else if (do_fdatasync(io, fd) != 0) {
+        error = describe_failure(file, "fdatasync", errno);
+    } else {
+        return fd;
     }
-    return fd;
+    ::close(fd);
+    return -1;
 }
 
-// A rename is durable only once its directory is synced.
-void sync_directory(const std::filesystem::path& file)
+// A rename is durable only once its directory is synced: 0 or the errno.
+int sync_directory(const std::filesystem::path& file)
 {
-    if (const int dir = ::open(file.has_parent_path() ? file.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
-        dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
+    const int dir = ::open(file.has_parent_path() ? file.parent_path().c_str() : ".", O_RDONLY | O_CLOEXEC);
+    if (dir < 0) {
+        return errno;
     }
+    const int result = ::fsync(dir) == 0 ? 0 : errno;
+    ::close(dir);
+    return result;
 }
 
 } // namespace
@@ -175,8 +194,9 @@ log_replay replay_log(std::string_view text, location_store& store)
     return result;
 }
 
-store_log::store_log(std::filesystem::path file, location_store& store, fsync_policy policy)
-    : file_(std::move(file)), policy_(policy)
+store_log::store_log(std::filesystem::path file, location_store& store, fsync_policy policy,
+                     std::function<void()> on_progress, std::shared_ptr<const disk_io> io)
+    : file_(std::move(file)), policy_(policy), io_(std::move(io)), on_progress_(std::move(on_progress))
 {
     if (file_.has_parent_path()) {
         std::filesystem::create_directories(file_.parent_path());
@@ -196,65 +216,86 @@ store_log::store_log(std::filesystem::path file, location_store& store, fsync_po
     }
     // Cut a bad tail off, so new records follow the last good one.
     if (::ftruncate(fd_, static_cast<off_t>(text.size() - replayed_.cut_bytes)) != 0 || ::lseek(fd_, 0, SEEK_END) < 0) {
+        const int error = errno;
+        ::close(fd_);
+        errno = error;
         fail(file_, "cannot cut the store log");
     }
     if (compact_if_large(store)) {
-        finish_snapshot(true); // before the first append: nothing to wait for but the disk
+        // Before the first append, and before the log's thread starts:
+        // nothing to wait for but the disk.
+        snapshotter_.join();
+        snapshotting_ = false;
+        switch_order order{{}, 0, {}, std::exchange(snapshot_fd_, -1), std::exchange(snapshot_error_, {})};
+        if (!switch_to_snapshot(order)) {
+            ::close(fd_);
+            throw std::runtime_error(failure_);
+        }
+        lines_ = snapshot_lines_;
     }
-    syncer_ = std::jthread([this](std::stop_token stop) { sync_when_asked(std::move(stop)); });
+    writer_ = std::jthread([this](std::stop_token stop) { write_when_asked(std::move(stop)); });
 }
 
 store_log::~store_log()
 {
+    // Nothing here may throw: a destructor that did would end the process.
     try {
         finish_compaction();
-    } catch (const std::exception&) {
-        // The old file is still whole: the snapshot is simply not used.
+        sync();
+    } catch (...) { // NOLINT(bugprone-empty-catch): only a thread that cannot be joined; the file is whole
+    }
+    writer_.request_stop();
+    if (writer_.joinable()) {
+        writer_.join();
     }
     if (snapshotter_.joinable()) {
         snapshotter_.join();
     }
-    syncer_.request_stop();
-    if (syncer_.joinable()) {
-        syncer_.join();
+    if (snapshot_fd_ >= 0) {
+        ::close(snapshot_fd_); // failed before it was put in place: the old file is the log
     }
     if (fd_ >= 0) {
-        sync();
         ::close(fd_);
     }
 }
 
-void store_log::sync_soon()
+std::string store_log::failure() const
 {
-    flush();
-    if (!dirty_) {
-        return;
-    }
-    dirty_ = false;
+    const std::lock_guard lock(queue_mutex_);
+    return failure_;
+}
+
+void store_log::fail_with(std::string message)
+{
     {
-        const std::lock_guard lock(asked_mutex_);
-        sync_asked_ = true;
-    }
-    asked_.notify_one();
-}
-
-void store_log::sync_when_asked(std::stop_token stop)
-{
-    for (;;) {
-        {
-            std::unique_lock lock(asked_mutex_);
-            if (!asked_.wait(lock, stop, [this] { return sync_asked_; })) {
-                return; // stopping; the destructor syncs what is left
-            }
-            sync_asked_ = false;
+        const std::lock_guard lock(queue_mutex_);
+        if (failed_.load(std::memory_order_relaxed)) {
+            return; // the first failure is the one reported
         }
-        const std::lock_guard lock(fd_mutex_);
-        ::fdatasync(fd_);
+        failure_ = std::move(message);
+        failed_.store(true, std::memory_order_release);
+    }
+    done_.notify_all();
+    if (on_progress_) {
+        on_progress_();
     }
 }
 
-void store_log::append(std::string_view at_line)
+bool store_log::write_all(int fd, std::string_view data, const char* what)
 {
+    if (const int e = write_fully(io_.get(), fd, data); e != 0) {
+        fail_with(describe_failure(file_, what, e));
+        return false;
+    }
+    return true;
+}
+
+std::uint64_t store_log::append(std::string_view at_line)
+{
+    ++appended_;
+    if (failed()) {
+        return appended_; // never written, never acknowledged
+    }
     const auto before = pending_.size();
     append_log_line(pending_, at_line);
     ++lines_;
@@ -263,31 +304,195 @@ void store_log::append(std::string_view at_line)
         since_snapshot_.append(pending_, before);
         ++since_lines_;
     }
-}
-
-void store_log::write_pending()
-{
-    if (!pending_.empty()) {
-        write_all(fd_, pending_, file_);
-        pending_.clear();
-        dirty_ = true;
-    }
+    return appended_;
 }
 
 void store_log::flush()
 {
-    write_pending();
+    if (failed()) {
+        pending_.clear();
+        return;
+    }
+    bool wake = false;
+    if (!pending_.empty()) {
+        std::unique_lock queue(queue_mutex_);
+        // Straight to the file when the log's thread neither writes nor has
+        // anything queued (which must go first): a write(2) to the page
+        // cache, which does not wait for the disk. An fdatasync in flight
+        // does not hold fd_mutex_, so under "always" the records appended
+        // meanwhile reach the kernel at once and the next sync finds them.
+        if (queue_.empty() && !switching_ && fd_mutex_.try_lock()) {
+            queue.unlock();
+            const std::lock_guard file(fd_mutex_, std::adopt_lock);
+            if (write_all(fd_, pending_, "write")) {
+                written_.store(appended_, std::memory_order_release);
+            }
+        } else {
+            queue_ += pending_;
+            queue_seq_ = appended_;
+            wake = true;
+        }
+        pending_.clear();
+    }
     if (snapshotting_ && snapshot_written_.load(std::memory_order_acquire)) {
-        finish_snapshot(false);
+        hand_over_snapshot();
+        wake = true;
+    }
+    if (policy_ == fsync_policy::always && durable() < appended_ && !failed()) {
+        const std::lock_guard queue(queue_mutex_);
+        wake = wake || !sync_wanted_;
+        sync_wanted_ = true;
+    }
+    if (wake) {
+        work_.notify_one();
+    }
+}
+
+void store_log::sync_soon()
+{
+    flush();
+    if (durable() < appended_ && !failed()) {
+        {
+            const std::lock_guard queue(queue_mutex_);
+            sync_wanted_ = true;
+        }
+        work_.notify_one();
     }
 }
 
 void store_log::sync()
 {
-    flush();
-    if (dirty_) {
-        ::fdatasync(fd_);
-        dirty_ = false;
+    sync_soon();
+    const auto target = appended_;
+    std::unique_lock queue(queue_mutex_);
+    done_.wait(queue, [&] { return durable() >= target || failed(); });
+}
+
+void store_log::hand_over_snapshot()
+{
+    if (snapshotter_.joinable()) {
+        snapshotter_.join(); // it has said it is done: no wait
+    }
+    snapshotting_ = false;
+    lines_ = snapshot_lines_ + since_lines_;
+    const std::lock_guard queue(queue_mutex_);
+    // What is queued now is in the snapshot already, and goes to the old
+    // file (which must stay whole until the rename), not after the snapshot.
+    switch_ = switch_order{std::exchange(queue_, {}), queue_seq_, std::exchange(since_snapshot_, {}),
+                           std::exchange(snapshot_fd_, -1), std::exchange(snapshot_error_, {})};
+    switching_ = true;
+}
+
+void store_log::finish_compaction()
+{
+    if (snapshotting_) {
+        snapshotter_.join(); // the only wait for the disk here but sync()'s
+        flush();
+        sync();
+    }
+}
+
+// On the log's thread (or in the constructor, before it starts), holding
+// fd_mutex_. Until the rename the old file holds every record, so a crash at
+// any point leaves one whole log or the other.
+bool store_log::switch_to_snapshot(switch_order& order)
+{
+    if (!order.old_tail.empty()) {
+        if (!write_all(fd_, order.old_tail, "write")) {
+            return false;
+        }
+        written_.store(order.old_tail_seq, std::memory_order_release);
+    }
+    if (!order.error.empty()) {
+        fail_with(std::move(order.error));
+        return false;
+    }
+    const int fd = std::exchange(order.snapshot_fd, -1);
+    // Acknowledged records must be durable in the file the rename makes
+    // the log, and the rename before anything written only to the new file
+    // is acknowledged: the new file's sync and the directory's, here, off
+    // the loop, under either policy.
+    const char* what = nullptr;
+    int error = 0;
+    if (const int e = write_fully(io_.get(), fd, order.since); e != 0) {
+        what = "write";
+        error = e;
+    } else if (do_fdatasync(io_.get(), fd) != 0) {
+        what = "fdatasync";
+        error = errno;
+    } else if (::rename(snapshot_path(file_).c_str(), file_.c_str()) != 0) {
+        what = "cannot rename the snapshot over the log";
+        error = errno;
+    }
+    if (what != nullptr) {
+        ::close(fd);
+        fail_with(describe_failure(file_, what, error));
+        return false;
+    }
+    // The new file is the log from here on, synced whole.
+    ::close(std::exchange(fd_, fd));
+    if (const int e = sync_directory(file_); e != 0) {
+        fail_with(describe_failure(file_.parent_path(), "fsync of the directory", e));
+        return false;
+    }
+    durable_.store(written(), std::memory_order_release);
+    return true;
+}
+
+void store_log::write_when_asked(std::stop_token stop)
+{
+    for (;;) {
+        {
+            std::unique_lock queue(queue_mutex_);
+            if (!work_.wait(queue, stop, [this] { return !queue_.empty() || sync_wanted_ || switch_; })) {
+                return; // stopping; the destructor has synced what there was
+            }
+        }
+        // fd_mutex_ first, then queue_mutex_: flush() try_locks fd_mutex_
+        // while it holds queue_mutex_, so it never waits for this thread.
+        std::unique_lock file(fd_mutex_);
+        std::string data;
+        std::uint64_t data_seq = 0;
+        bool want_sync = false;
+        std::optional<switch_order> order;
+        {
+            const std::lock_guard queue(queue_mutex_);
+            data.swap(queue_);
+            data_seq = queue_seq_;
+            want_sync = std::exchange(sync_wanted_, false);
+            order.swap(switch_);
+        }
+        bool ok = !failed();
+        if (ok && order) {
+            ok = switch_to_snapshot(*order);
+            const std::lock_guard queue(queue_mutex_);
+            switching_ = false;
+        }
+        if (order && order->snapshot_fd >= 0) {
+            ::close(order->snapshot_fd); // not put in place: the log has failed
+        }
+        if (ok && !data.empty() && write_all(fd_, data, "write")) {
+            written_.store(data_seq, std::memory_order_release);
+        }
+        // The fd changes only on this thread, so it stays valid unlocked:
+        // the loop may write more meanwhile, which the next sync covers.
+        const int fd = fd_;
+        const std::uint64_t target = written();
+        file.unlock();
+        if (!failed() && want_sync && target > durable()) {
+            if (do_fdatasync(io_.get(), fd) != 0) {
+                fail_with(describe_failure(file_, "fdatasync", errno));
+            } else {
+                durable_.store(target, std::memory_order_release);
+            }
+        }
+        {
+            const std::lock_guard queue(queue_mutex_); // so sync() cannot miss the notification
+        }
+        done_.notify_all();
+        if (on_progress_) {
+            on_progress_();
+        }
     }
 }
 
@@ -296,8 +501,11 @@ bool store_log::compact_if_large(const location_store& store)
     if (snapshotting_ || lines_ < compact_floor || lines_ < 2 * store.size()) {
         return false;
     }
+    if (const std::lock_guard queue(queue_mutex_); switching_) {
+        return false; // the last snapshot is not in place yet
+    }
     if (snapshotter_.joinable()) {
-        snapshotter_.join(); // the last snapshot's clean-up, long finished
+        snapshotter_.join(); // the last snapshot's, long finished
     }
     // The records are copied out on the caller's thread, the only one that
     // may read the store; writing and syncing them, the part that waits on
@@ -313,70 +521,10 @@ bool store_log::compact_if_large(const location_store& store)
     snapshotting_ = true;
     snapshot_written_.store(false, std::memory_order_relaxed);
     snapshotter_ = std::jthread([this, text = std::move(text)] {
-        try {
-            snapshot_fd_ = write_snapshot(snapshot_path(file_), text);
-        } catch (...) {
-            snapshot_error_ = std::current_exception();
-        }
+        snapshot_fd_ = write_snapshot(snapshot_path(file_), text, io_.get(), snapshot_error_);
         snapshot_written_.store(true, std::memory_order_release);
     });
     return true;
-}
-
-void store_log::finish_snapshot(bool wait)
-{
-    std::unique_lock lock(fd_mutex_, std::defer_lock);
-    if (wait) {
-        lock.lock();
-    } else if (!lock.try_lock()) {
-        return; // the periodic fdatasync has the old file: switch at the next flush, not wait for the disk
-    }
-    // The snapshot's thread never takes fd_mutex_; unless `wait`, it has
-    // already said it is done.
-    snapshotter_.join();
-    // What is pending is in the snapshot already, and goes to the old file
-    // (which must stay whole until the rename), not after the snapshot.
-    write_pending();
-    snapshotting_ = false;
-    if (snapshot_error_) {
-        since_snapshot_.clear();
-        std::rethrow_exception(std::exchange(snapshot_error_, nullptr));
-    }
-    // Until the rename the old file holds every record, so a crash at any
-    // point leaves one whole log or the other.
-    const int fd = std::exchange(snapshot_fd_, -1);
-    const bool always = policy_ == fsync_policy::always;
-    try {
-        write_all(fd, since_snapshot_, file_);
-        since_snapshot_.clear();
-        // Under "always", acknowledged records must be durable in the file
-        // the rename makes the log, and the rename before the next
-        // acknowledgement.
-        if (always && ::fdatasync(fd) != 0) {
-            fail(file_, "fdatasync");
-        }
-        if (::rename(snapshot_path(file_).c_str(), file_.c_str()) != 0) {
-            fail(file_, "cannot rename the snapshot over the log");
-        }
-    } catch (...) {
-        ::close(fd);
-        throw;
-    }
-    if (always) {
-        sync_directory(file_);
-    }
-    const int old = std::exchange(fd_, fd);
-    lock.unlock();
-    lines_ = snapshot_lines_ + since_lines_;
-    dirty_ = !always;
-    // Closing the replaced file frees its blocks, which can take as long as
-    // a sync: off this thread too, with the directory's sync under "batch".
-    snapshotter_ = std::jthread([this, old, always] {
-        if (!always) {
-            sync_directory(file_);
-        }
-        ::close(old);
-    });
 }
 
 } // namespace herd

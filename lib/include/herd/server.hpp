@@ -22,6 +22,8 @@
 
 namespace herd {
 
+struct disk_io; // herd/store_log.hpp
+
 struct server_options {
     std::shared_ptr<places_source> places; // required
     std::shared_ptr<spdlog::logger> log;   // required: make_server_log or make_null_log
@@ -39,6 +41,13 @@ struct server_options {
     std::chrono::milliseconds shutdown_grace{5000};
     // Called after every change to the store, from the io_context's thread.
     std::function<void(const location_record&)> on_stored;
+    // Called once, from the io_context's thread, if a write or fdatasync of
+    // the store fails ("<file>: fdatasync: <errno text>"): nothing is
+    // acknowledged after it, and the server stops (docs/reliability.md).
+    std::function<void(const std::string&)> on_disk_failure;
+    // Stand-ins for the store file's write and fdatasync (tests); none: the
+    // system's.
+    std::shared_ptr<const disk_io> disk_calls;
 };
 
 // Places requests by status, and how long they took.
