@@ -158,6 +158,8 @@ const std::vector<std::pair<std::string, std::string>> every_counter{
     {"catch_up_records_sent", "herd_catch_up_records_sent_total"},
     {"admin_open", "herd_admin_connections_open"},
     {"admin_refused", "herd_admin_connections_refused_total"},
+    {"peer_handshakes_open", "herd_peer_handshakes_open"},
+    {"peer_handshakes_refused", "herd_peer_handshakes_refused_total"},
     {"places_requests", "herd_places_request_seconds_count"},
 };
 

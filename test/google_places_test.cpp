@@ -457,7 +457,7 @@ TEST_CASE("a TLS handshake that never finishes is a time-out, for the client and
     });
 }
 
-TEST_CASE("no more than the pool's connections to the provider at once; the others wait their turn", "[google][tls]")
+TEST_CASE("no more than the pool's connections to the provider at once, and the others wait their turn", "[google][tls]")
 {
     tls_fixture tls;
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {

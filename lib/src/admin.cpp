@@ -78,6 +78,11 @@ constexpr std::array counter_rows{
     counter_row{"admin_refused", "herd_admin_connections_refused_total", "", "counter",
                 "Admin connections closed at accept: limits.admin_connections were open.",
                 &server_stats::admin_refused},
+    counter_row{"peer_handshakes_open", "herd_peer_handshakes_open", "", "gauge",
+                "Peer-port connections not yet past the handshake.", &server_stats::peer_handshakes_open},
+    counter_row{"peer_handshakes_refused", "herd_peer_handshakes_refused_total", "", "counter",
+                "Peer-port connections closed at accept: limits.peer_handshakes were under way.",
+                &server_stats::peer_handshakes_refused},
 };
 
 constexpr bool families_together()
