@@ -426,6 +426,16 @@ LOADS = {
 }
 
 
+def reconciliation(bench: Bench) -> None:
+    """Two stores of 1,000,000 records differing in 10 and in 1,000 clients,
+    reconciled in one process (herd-reconcile-bench): what travels, and the
+    two sides' own time."""
+    bench.say("reconciliation of 1,000,000-record stores:")
+    out = subprocess.run([str(bench.build / "bench/herd-reconcile-bench"), "1000000", "10", "1000"],
+                         capture_output=True, text=True, check=True).stdout
+    bench.extra["reconciliation"] = [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
 def run_suite(bench: Bench) -> None:
     python = lambda name: ["/usr/bin/python3", str(ROOT / "reference/python/server.py"), "--name", name, "--config",
                            "herd.toml"]
@@ -457,6 +467,7 @@ def run_suite(bench: Bench) -> None:
         for system in side_by_side:
             system.stop()
     durability(bench)
+    reconciliation(bench)
     which = {
         "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
@@ -819,6 +830,16 @@ def table(bench: Bench) -> str:
                          f"p90 {b['p90']:.0f} us, p99 {b['p99']:.0f} us, max {b['max']:.0f} us")
         lines.append(f"Peer messages per update across the herd of five: {e['peer_messages_per_update']:.2f}")
         lines.append("")
+    if "reconciliation" in e:
+        lines.append("Reconciliation of two stores of 1,000,000 records, both sides in one process: messages "
+                     "(a round trip is two), records and bytes that travelled, the two sides' own time")
+        lines.append("")
+        lines.append("| differing clients | messages | records | bytes | ms |")
+        lines.append("|---:|---:|---:|---:|---:|")
+        for x in e["reconciliation"]:
+            lines.append(f"| {x['differences']:,} | {x['messages']} | {x['records']:,} | {x['bytes']:,} | "
+                         f"{x['ms']:,.0f} |")
+        lines.append("")
     if "memory" in e:
         lines.append(f"Memory (RSS growth): {bench.args.clients:,} new clients; {bench.args.idle:,} idle connections")
         lines.append("")
@@ -876,6 +897,10 @@ def targets(bench: Bench) -> str:
             f"with its {chunk} B AT line)", beyond < 200)
         row("memory per idle connection < 10 KiB", f"{m['per_idle_connection']:.0f} B",
             m["per_idle_connection"] < 10240)
+    for x in e.get("reconciliation", []):
+        if x["differences"] == 10:
+            row("reconciling 10 differences in 1,000,000 records: < 100 KB and < 1 s",
+                f"{x['bytes'] / 1000:.1f} KB, {x['ms']:.0f} ms", x["bytes"] < 100_000 and x["ms"] < 1000)
     rows += durability_targets(bench)
     return "| target | measured | |\n|---|---|---|\n" + "\n".join(rows)
 

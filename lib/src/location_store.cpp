@@ -75,7 +75,9 @@ location_store::outcome location_store::update(location_record record, const loc
 {
     auto it = records_.find(record.client());
     if (it == records_.end()) {
-        digest_ ^= record_hash(record.at_line);
+        const std::uint64_t hash = record_hash(record.at_line);
+        digest_ ^= hash;
+        ranges_.add(detail::client_key(record.client()), hash);
         it = records_.insert(std::move(record)).first;
         ids_.insert(it->client());
         if (kept != nullptr) {
@@ -89,7 +91,12 @@ location_store::outcome location_store::update(location_record record, const loc
     if (!newer_than(record, *it)) {
         return outcome::stale;
     }
-    digest_ ^= record_hash(it->at_line) ^ record_hash(record.at_line);
+    const std::uint64_t old_hash = record_hash(it->at_line);
+    const std::uint64_t new_hash = record_hash(record.at_line);
+    digest_ ^= old_hash ^ new_hash;
+    const std::uint64_t key = detail::client_key(record.client());
+    ranges_.remove(key, old_hash);
+    ranges_.add(key, new_hash);
     // Set elements are const because the key lives in them; this one keeps
     // its key (the same client ID), so its hash and place stay right.
     const_cast<location_record&>(*it) = std::move(record);

@@ -3,6 +3,7 @@
 // call it between awaits, all on one io_context, so it needs no locking.
 #pragma once
 
+#include "herd/detail/range_index.hpp"
 #include "herd/detail/sorted_ids.hpp"
 #include "herd/protocol.hpp"
 
@@ -72,6 +73,10 @@ public:
     // Kept up to date on every change, so it costs nothing to ask.
     std::uint64_t digest() const noexcept { return digest_; }
 
+    // The digest and count of every range of client keys down to a depth,
+    // for reconciliation; the whole range is digest() and size().
+    const detail::range_index& ranges() const noexcept { return ranges_; }
+
     // Calls f(client, record) for every client, in no particular order.
     template <typename F> void for_each(F&& f) const
     {
@@ -112,6 +117,7 @@ private:
     record_set records_;
     std::uint64_t digest_ = 0;
     detail::sorted_ids ids_; // the same clients in ID order, for for_each_after
+    detail::range_index ranges_;
 };
 
 } // namespace herd

@@ -10,13 +10,6 @@
 
 namespace herd::peer {
 
-std::uint64_t client_key(std::string_view client) noexcept
-{
-    // A different seed from record_hash's use would buy nothing: the two
-    // hash different strings and are never compared with each other.
-    return hash64(client);
-}
-
 namespace {
 
 std::size_t slot(std::uint64_t key, unsigned depth) noexcept
@@ -25,28 +18,6 @@ std::size_t slot(std::uint64_t key, unsigned depth) noexcept
 }
 
 } // namespace
-
-void range_index::add(std::uint64_t key, std::uint64_t record) noexcept
-{
-    for (unsigned d = 0; d <= index_depth; ++d) {
-        levels_[d][slot(key, d)].add(record);
-    }
-}
-
-void range_index::remove(std::uint64_t key, std::uint64_t record) noexcept
-{
-    for (unsigned d = 0; d <= index_depth; ++d) {
-        levels_[d][slot(key, d)].remove(record);
-    }
-}
-
-fingerprint range_index::of(const key_range& r) const noexcept
-{
-    if (r.depth > index_depth) {
-        return {};
-    }
-    return levels_[r.depth][slot(r.prefix, r.depth)];
-}
 
 range_set::range_set(const std::vector<key_range>& ranges)
 {
@@ -73,6 +44,18 @@ std::optional<std::size_t> range_set::find(std::uint64_t key) const noexcept
         }
     }
     return std::nullopt;
+}
+
+void store_view::for_each_in(const std::vector<key_range>& ranges,
+                             const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& f) const
+{
+    const range_set wanted(ranges);
+    store_.for_each([&](std::string_view client, const location_record& r) {
+        const std::uint64_t key = client_key(client);
+        if (wanted.contains(key)) {
+            f(key, record_hash(r.at_line), r.at_line);
+        }
+    });
 }
 
 reconcile_message reconciliation::start()
@@ -377,6 +360,39 @@ message_reader::result message_reader::feed(std::string_view line)
         return {read_hashes(*rest, partial_.wanted), {}};
     }
     return {false, {}};
+}
+
+exchange_totals reconcile_in_process(reconcile_view& starts, reconcile_view& answers, reconcile_options options)
+{
+    exchange_totals totals;
+    reconciliation first(starts, options);
+    reconciliation second(answers, options);
+    reconciliation* to = &second;
+    reconciliation* other = &first;
+    for (std::optional<reconcile_message> next = first.start(); next; std::swap(to, other)) {
+        // Each answer settles a range one level deeper, so an exchange
+        // ends within a few messages per level: more means a bug.
+        if (++totals.messages > 4 * key_range::max_depth) {
+            totals.ok = false;
+            return totals;
+        }
+        totals.records += next->records.size();
+        message_reader reader;
+        std::optional<reconcile_message> received;
+        for (const auto& line : format_message(*next)) {
+            totals.bytes += line.size() + 1;
+            auto fed = reader.feed(line);
+            if (!fed.ok) {
+                totals.ok = false;
+                return totals;
+            }
+            if (fed.message) {
+                received = std::move(fed.message);
+            }
+        }
+        next = to->answer(*received);
+    }
+    return totals;
 }
 
 } // namespace herd::peer

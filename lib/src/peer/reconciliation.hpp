@@ -30,6 +30,9 @@
 // reconciliation is over once one has been sent.
 #pragma once
 
+#include "herd/detail/range_index.hpp"
+#include "herd/location_store.hpp"
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -40,64 +43,10 @@
 
 namespace herd::peer {
 
-// A stable 64-bit hash of a client ID (the same on every machine and
-// build: std::hash is neither), whose top bits place a record in ranges.
-std::uint64_t client_key(std::string_view client) noexcept;
-
-struct key_range {
-    static constexpr unsigned max_depth = 16; // nibbles of a 64-bit key
-    std::uint64_t prefix = 0;                 // the key's top 4 * depth bits; the rest zero
-    unsigned depth = 0;
-
-    bool contains(std::uint64_t key) const noexcept
-    {
-        return depth == 0 || (key >> (64 - 4 * depth)) == (prefix >> (64 - 4 * depth));
-    }
-    key_range child(unsigned nibble) const noexcept
-    {
-        return {prefix | (std::uint64_t{nibble} << (60 - 4 * depth)), depth + 1};
-    }
-    bool operator==(const key_range&) const = default;
-};
-
-struct fingerprint {
-    std::uint64_t hash = 0; // XOR of record_hash over the range's records
-    std::uint64_t count = 0;
-    void add(std::uint64_t record) noexcept
-    {
-        hash ^= record;
-        ++count;
-    }
-    void remove(std::uint64_t record) noexcept
-    {
-        hash ^= record;
-        --count;
-    }
-    bool operator==(const fingerprint&) const = default;
-};
-
-// Fingerprints of every range down to index_depth nibbles, kept up to date
-// as records come and go, so that comparing a range costs one look-up
-// rather than a walk of the store. 65,536 leaves at depth 4: about 1.1 MB.
-class range_index {
-public:
-    static constexpr unsigned index_depth = 4;
-
-    void add(std::uint64_t key, std::uint64_t record) noexcept;
-    void remove(std::uint64_t key, std::uint64_t record) noexcept;
-    // Exact for ranges down to index_depth; deeper ranges are not indexed.
-    fingerprint of(const key_range& r) const noexcept;
-
-private:
-    // levels_[d] holds the 16^d ranges of depth d, in key order.
-    std::array<std::vector<fingerprint>, index_depth + 1> levels_ = [] {
-        std::array<std::vector<fingerprint>, index_depth + 1> l;
-        for (unsigned d = 0; d <= index_depth; ++d) {
-            l[d].resize(std::size_t{1} << (4 * d));
-        }
-        return l;
-    }();
-};
+using detail::client_key;
+using detail::fingerprint;
+using detail::key_range;
+using detail::range_index;
 
 struct range_fingerprint {
     key_range range;
@@ -136,6 +85,25 @@ struct reconcile_view {
     // Stores a record from the other side, newest wins (and passes it on,
     // in a server); nothing if it is not a record.
     virtual void store(std::string_view at_line) = 0;
+};
+
+// A store as reconciliation sees it: its range index, a walk of its
+// records, and `keep` for what comes from the other side (in a server,
+// store_and_propagate).
+class store_view final : public reconcile_view {
+public:
+    store_view(const location_store& store, std::function<void(std::string_view)> keep)
+        : store_(store), keep_(std::move(keep))
+    {
+    }
+    fingerprint of(const key_range& r) const override { return store_.ranges().of(r); }
+    void for_each_in(const std::vector<key_range>& ranges,
+                     const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& f) const override;
+    void store(std::string_view at_line) override { keep_(at_line); }
+
+private:
+    const location_store& store_;
+    std::function<void(std::string_view)> keep_;
 };
 
 struct reconcile_options {
@@ -209,6 +177,17 @@ public:
 private:
     reconcile_message partial_;
 };
+
+// Both sides of one reconciliation run in one process, every message
+// passed through its wire form as the peer port would carry it: for tests
+// and the benchmark, which count what travelled.
+struct exchange_totals {
+    std::size_t messages = 0; // both ways; a round trip is two
+    std::size_t bytes = 0;    // the lines, with their newlines
+    std::size_t records = 0;
+    bool ok = true; // false: a line did not read back
+};
+exchange_totals reconcile_in_process(reconcile_view& starts, reconcile_view& answers, reconcile_options options = {});
 
 std::string format_range(const key_range& r);
 std::optional<key_range> parse_range(std::string_view text) noexcept;
