@@ -4,11 +4,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <mutex>
 
 #include <unistd.h>
@@ -206,6 +206,27 @@ struct sync_gate {
     }
 };
 
+// What the log's thread tells its owner. It tells after it wakes sync(),
+// so a test waits for the telling itself rather than assume the order.
+struct progress_seen {
+    std::mutex mutex;
+    std::condition_variable changed;
+    int times = 0;
+    std::function<void()> callback()
+    {
+        return [this] {
+            const std::lock_guard lock(mutex);
+            ++times;
+            changed.notify_all();
+        };
+    }
+    bool told()
+    {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, std::chrono::seconds(10), [this] { return times > 0; });
+    }
+};
+
 } // namespace
 
 TEST_CASE("under always a record counts as durable only once the log's thread has synced it", "[store-log]")
@@ -213,10 +234,9 @@ TEST_CASE("under always a record counts as durable only once the log's thread ha
     const auto dir = scratch_dir("herd-store-");
     location_store store;
     sync_gate gate;
-    std::atomic<int> progress{0};
+    progress_seen progress;
     {
-        store_log log(
-            dir / "Goloman.store", store, fsync_policy::always, [&] { ++progress; }, gate.io());
+        store_log log(dir / "Goloman.store", store, fsync_policy::always, progress.callback(), gate.io());
         CHECK(log.append(kiwi) == 1);
         log.flush();
         REQUIRE(gate.wait_entered(1));
@@ -234,7 +254,7 @@ TEST_CASE("under always a record counts as durable only once the log's thread ha
         log.sync();
         CHECK(log.durable() == 2);
         CHECK(log.acknowledgeable() == 2);
-        CHECK(progress > 0);
+        CHECK(progress.told());
         CHECK_FALSE(log.failed());
     }
     location_store reread;
@@ -281,10 +301,9 @@ TEST_CASE("a failed write or fdatasync is final: reported, never acknowledged, n
         };
     }
     location_store store;
-    std::atomic<int> progress{0};
+    progress_seen progress;
     {
-        store_log log(
-            dir / "Goloman.store", store, fsync_policy::always, [&] { ++progress; }, calls);
+        store_log log(dir / "Goloman.store", store, fsync_policy::always, progress.callback(), calls);
         log.append(kiwi);
         CHECK_NOTHROW(log.flush());
         CHECK_NOTHROW(log.sync()); // returns: the failure ends the wait
@@ -294,7 +313,7 @@ TEST_CASE("a failed write or fdatasync is final: reported, never acknowledged, n
         CHECK_THAT(log.failure(), Catch::Contains((dir / "Goloman.store").string()));
         CHECK_THAT(log.failure(),
                    Catch::Contains(sync_fails ? "fdatasync: Input/output error" : "write: No space left on device"));
-        CHECK(progress > 0);
+        CHECK(progress.told());
         // Nothing after the failure is written or counted.
         log.append(plum);
         CHECK_NOTHROW(log.flush());
