@@ -210,7 +210,10 @@ bool counter_series(const std::string& series)
 TEST_CASE("admin /status and /metrics carry the same counters, with the same values", "[admin]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
-        local_herd herd(io, on_free_ports(default_topology()));
+        // Goloman alone, with no neighbours: with links to servers that are
+        // down, their dials would drop records between the two reads.
+        const auto one = on_free_ports(parse_topology("[servers.Goloman]\nport = 1\n", "one.toml", "."));
+        local_herd herd(io, one);
         herd.start("Goloman");
         const auto admin = herd.at("Goloman").admin_port();
         co_await ask(herd.port("Goloman"), "IAMAT kiwi +34.068930-118.445127 1621464827\nWHATSAT kiwi 1 3\n");
