@@ -11,26 +11,17 @@ std::uint64_t client_key(std::string_view client) noexcept
     return hash64(client);
 }
 
-namespace {
-
-std::size_t slot(std::uint64_t key, unsigned depth) noexcept
-{
-    return depth == 0 ? 0 : static_cast<std::size_t>(key >> (64 - 4 * depth));
-}
-
-} // namespace
-
 void range_index::add(std::uint64_t key, std::uint64_t record) noexcept
 {
     for (unsigned d = 0; d <= index_depth; ++d) {
-        levels_[d][slot(key, d)].add(record);
+        levels_[d][range_slot(key, d)].add(record);
     }
 }
 
 void range_index::remove(std::uint64_t key, std::uint64_t record) noexcept
 {
     for (unsigned d = 0; d <= index_depth; ++d) {
-        levels_[d][slot(key, d)].remove(record);
+        levels_[d][range_slot(key, d)].remove(record);
     }
 }
 
@@ -39,7 +30,7 @@ fingerprint range_index::of(const key_range& r) const noexcept
     if (r.depth > index_depth) {
         return {};
     }
-    return levels_[r.depth][slot(r.prefix, r.depth)];
+    return levels_[r.depth][range_slot(r.prefix, r.depth)];
 }
 
 } // namespace herd::detail

@@ -10,15 +10,6 @@
 
 namespace herd::peer {
 
-namespace {
-
-std::size_t slot(std::uint64_t key, unsigned depth) noexcept
-{
-    return depth == 0 ? 0 : static_cast<std::size_t>(key >> (64 - 4 * depth));
-}
-
-} // namespace
-
 range_set::range_set(const std::vector<key_range>& ranges)
 {
     for (std::size_t i = 0; i < ranges.size(); ++i) {
@@ -27,7 +18,7 @@ range_set::range_set(const std::vector<key_range>& ranges)
         if (it == by_depth_.end()) {
             it = by_depth_.insert(by_depth_.end(), {r.depth, {}});
         }
-        it->slots.emplace_back(slot(r.prefix, r.depth), i);
+        it->slots.emplace_back(range_slot(r.prefix, r.depth), i);
     }
     for (auto& d : by_depth_) {
         std::sort(d.slots.begin(), d.slots.end());
@@ -37,7 +28,7 @@ range_set::range_set(const std::vector<key_range>& ranges)
 std::optional<std::size_t> range_set::find(std::uint64_t key) const noexcept
 {
     for (const auto& d : by_depth_) {
-        const auto s = slot(key, d.depth);
+        const auto s = range_slot(key, d.depth);
         const auto it = std::lower_bound(d.slots.begin(), d.slots.end(), std::pair<std::uint64_t, std::size_t>{s, 0});
         if (it != d.slots.end() && it->first == s) {
             return it->second;
@@ -74,6 +65,8 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
     if (in.last()) {
         return std::nullopt;
     }
+    // The records are stored first, so that the lists and fingerprints
+    // below already hold what the other side sent.
     reconcile_message out;
     if (!in.pushed.empty()) {
         boost::unordered_flat_set<std::uint64_t> theirs;
@@ -87,8 +80,6 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
             }
         });
     }
-    // Stored first, so that the fingerprints and lists below already hold
-    // what the other side sent.
     if (!in.wanted.empty() && !offered_.empty()) {
         const boost::unordered_flat_set<std::uint64_t> wanted(in.wanted.begin(), in.wanted.end());
         view_.for_each_in(offered_, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {

@@ -47,6 +47,7 @@ using detail::client_key;
 using detail::fingerprint;
 using detail::key_range;
 using detail::range_index;
+using detail::range_slot;
 
 struct range_fingerprint {
     key_range range;

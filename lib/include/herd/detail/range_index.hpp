@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,12 @@ namespace herd::detail {
 // A stable 64-bit hash of a client ID (the same on every machine and
 // build: std::hash is neither), whose top bits place a record in ranges.
 std::uint64_t client_key(std::string_view client) noexcept;
+
+// Which of the 16^depth ranges of that depth holds `key`, in key order.
+inline std::size_t range_slot(std::uint64_t key, unsigned depth) noexcept
+{
+    return depth == 0 ? 0 : static_cast<std::size_t>(key >> (64 - 4 * depth));
+}
 
 struct key_range {
     static constexpr unsigned max_depth = 16; // nibbles of a 64-bit key
