@@ -4,7 +4,7 @@
 // is the two sides' own work, with no network: over one, add a round trip
 // per two messages. One JSON object per line, for each D given.
 //   herd-reconcile-bench [N] [D...]     (default: 1000000 10 1000)
-#include "herd/location_store.hpp"
+#include "core/location_store.hpp"
 #include "peer/reconciliation.hpp"
 
 #include <chrono>

@@ -1,7 +1,7 @@
 // libFuzzer target: the client command parser. Beyond not crashing, a line
 // that parses as IAMAT must give an AT line that parses back to the same
 // fields, and an invalid line's reply must be the line itself.
-#include "herd/protocol.hpp"
+#include "protocol/protocol.hpp"
 
 #include <cstdlib>
 #include <string>

@@ -1,7 +1,7 @@
 // libFuzzer target: the framing. Whatever the bytes and however they are
 // split across reads, the lines taken out plus their newlines give back
 // exactly the bytes put in.
-#include "herd/detail/line_reader.hpp"
+#include "protocol/line_reader.hpp"
 
 #include <cstdlib>
 #include <cstring>

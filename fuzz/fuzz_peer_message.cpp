@@ -1,8 +1,8 @@
 // libFuzzer target: everything the peer port parses from a neighbour, the
 // handshake lines, the AT records after it and reconciliation's messages.
-#include "herd/peer_protocol.hpp"
-#include "herd/protocol.hpp"
+#include "peer/peer_protocol.hpp"
 #include "peer/reconciliation.hpp"
+#include "protocol/protocol.hpp"
 
 #include <cstdlib>
 #include <string_view>

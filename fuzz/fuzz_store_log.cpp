@@ -1,7 +1,7 @@
 // libFuzzer target: the store log reader, on whatever a crash or a bad disk
 // leaves in the file. What it keeps must end at a line boundary, and
 // reading just that again must give the same store and cut nothing.
-#include "herd/store_log.hpp"
+#include "durability/store_log.hpp"
 
 #include <cstdlib>
 #include <string_view>

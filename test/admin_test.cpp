@@ -1,6 +1,6 @@
 // The admin endpoint over real HTTP: /status, /clients and /metrics from a
 // herd of five on loopback.
-#include "detail/within.hpp"
+#include "async/within.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/net.hpp"

@@ -1,5 +1,5 @@
 // Google's two Places APIs on paper: requests built and answers converted.
-#include "herd/google_api.hpp"
+#include "places/google_api.hpp"
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

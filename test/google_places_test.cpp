@@ -1,12 +1,12 @@
 // The Google sources against a real HTTPS server on loopback, with a CA and
 // certificates made for the test: what goes out, what comes back, and every
 // way it can fail.
-#include "detail/within.hpp"
+#include "async/within.hpp"
 #include "herd/google_places.hpp"
 #include "herd/places_cache.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/server.hpp"
-#include "https_client.hpp"
+#include "places/https_client.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/https_server.hpp"
@@ -457,7 +457,8 @@ TEST_CASE("a TLS handshake that never finishes is a time-out, for the client and
     });
 }
 
-TEST_CASE("no more than the pool's connections to the provider at once, and the others wait their turn", "[google][tls]")
+TEST_CASE("no more than the pool's connections to the provider at once, and the others wait their turn",
+          "[google][tls]")
 {
     tls_fixture tls;
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {

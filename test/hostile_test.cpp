@@ -1,8 +1,8 @@
 // Hostile input against one real server: random bytes, a replayed peer
 // handshake, replayed records, and thousands of connections at once. Each
 // gets a bounded, clear outcome, and the server keeps serving.
-#include "herd/peer_protocol.hpp"
 #include "herd/server.hpp"
+#include "peer/peer_protocol.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/net.hpp"

@@ -1,6 +1,6 @@
 // What a client can make one server hold: every limit of [limits], each
 // with the outcome it promises and the server serving others afterwards.
-#include "detail/within.hpp"
+#include "async/within.hpp"
 #include "herd/server.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"

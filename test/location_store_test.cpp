@@ -1,5 +1,5 @@
 // The location store's newest-wins rule and its tie-break.
-#include "herd/location_store.hpp"
+#include "core/location_store.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // The peer handshake's messages and proofs.
-#include "herd/peer_protocol.hpp"
+#include "peer/peer_protocol.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,10 @@
 // The offline places source, the reply's JSON form, and the time bound
 // places requests run under.
-#include "detail/within.hpp"
-#include "herd/json_pretty.hpp"
+#include "admin/json_pretty.hpp"
+#include "async/within.hpp"
 #include "herd/local_places.hpp"
 #include "herd/places.hpp"
+#include "places/places_reply.hpp"
 #include "support/async.hpp"
 
 #include <boost/asio/post.hpp>

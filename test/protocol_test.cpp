@@ -1,7 +1,7 @@
 // Every grammar rule and reply format of ../shared/spec/PROTOCOL.md, on the
 // pure functions, with what hostile and sloppy clients send.
-#include "herd/detail/line_reader.hpp"
-#include "herd/protocol.hpp"
+#include "protocol/line_reader.hpp"
+#include "protocol/protocol.hpp"
 
 #include <catch2/catch.hpp>
 

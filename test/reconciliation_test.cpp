@@ -1,6 +1,6 @@
 // Range-based reconciliation alone, with no sockets: two stores driven
 // message by message until neither has anything to answer.
-#include "herd/location_store.hpp"
+#include "core/location_store.hpp"
 #include "peer/reconciliation.hpp"
 
 #include <catch2/catch.hpp>

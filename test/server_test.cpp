@@ -1,10 +1,11 @@
 // One real server on loopback, driven by test clients and by a fake
 // neighbour that speaks the peer protocol, so what crosses the peer wire is
 // checked exactly.
+#include "durability/store_log.hpp"
 #include "herd/local_places.hpp"
-#include "herd/peer_protocol.hpp"
 #include "herd/server.hpp"
-#include "herd/store_log.hpp"
+#include "peer/peer_protocol.hpp"
+#include "places/places_reply.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
 #include "support/net.hpp"

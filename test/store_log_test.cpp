@@ -1,5 +1,5 @@
 // The store on disk: replay, a torn or corrupt tail cut off, compaction.
-#include "herd/store_log.hpp"
+#include "durability/store_log.hpp"
 #include "support/process_herd.hpp"
 
 #include <catch2/catch.hpp>

@@ -2,8 +2,9 @@
 // face is herd/server.hpp.
 #pragma once
 
+#include "core/node.hpp"
+#include "durability/store_log.hpp"
 #include "herd/server.hpp"
-#include "herd/store_log.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -43,8 +44,9 @@ struct server::state : std::enable_shared_from_this<server::state> {
     server_options options;
     std::shared_ptr<spdlog::logger> log;
     std::string log_scratch; // log_info_bytes builds each line here: one thread, so one is enough
-    location_store store;
-    std::unique_ptr<store_log> disk; // none: the store lives in memory only
+    // The store, its log on disk, and store_and_propagate: the links are
+    // registered with it as its neighbours.
+    node core;
     // A condition variable for the store log: never expires, cancelled each
     // time the log's thread reports progress; replies that wait for their
     // records to be written or synced wait on it (as Asio's chat server).
@@ -66,9 +68,6 @@ struct server::state : std::enable_shared_from_this<server::state> {
     boost::asio::steady_timer grace_timer;
     bool stopped = false;
 
-    // Store a record; if it changed the store, hand it to every neighbour's
-    // link but the one it came from. The twin of the prototype's propagate().
-    location_store::outcome store_and_propagate(location_record record, std::string_view came_from);
     // What server::stop() does; also how a disk failure stops the server.
     void stop();
 };

@@ -1,7 +1,7 @@
 #include "herd/topology.hpp"
 
-#include "herd/google_api.hpp"
-#include "herd/protocol.hpp"
+#include "places/google_api.hpp"
+#include "protocol/protocol.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
@@ -412,8 +412,7 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     }
     refuse_unknown_keys(*table,
                         {"line_bytes", "client_id_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout",
-                         "peer_line_bytes", "admin_connections",
-                         "peer_handshakes"},
+                         "peer_line_bytes", "admin_connections", "peer_handshakes"},
                         source, "limits.");
     auto& l = herd.limits;
     // A line must hold the longest valid command: IAMAT, a 255-byte ID, a

@@ -1,6 +1,6 @@
 #include "support/herd.hpp"
 
-#include "detail/within.hpp"
+#include "async/within.hpp"
 #include "herd/local_places.hpp"
 #include "herd/log.hpp"
 #include "support/net.hpp"

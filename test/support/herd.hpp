@@ -3,6 +3,7 @@
 // instead of sleeping.
 #pragma once
 
+#include "core/location_store.hpp"
 #include "herd/server.hpp"
 #include "herd/topology.hpp"
 

@@ -1,6 +1,6 @@
 #include "support/https_server.hpp"
 
-#include "detail/within.hpp"
+#include "async/within.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -1,6 +1,6 @@
 #include "support/net.hpp"
 
-#include "detail/within.hpp"
+#include "async/within.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "herd/fwd.hpp"
-#include "herd/google_api.hpp"
 #include "herd/places.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -15,10 +14,26 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace herd {
+
+// https://host[:port]/path, split for a TLS client.
+struct https_url {
+    std::string host;
+    std::string port = "443";
+    std::string path = "/";
+    // "host" on 443, "host:port" otherwise: the Host header, and URLs in logs.
+    std::string authority() const;
+    std::string to_string() const;
+};
+
+std::optional<https_url> parse_https_url(std::string_view url);
+
+enum class google_api { nearby_legacy, nearby_new };
 
 // Looks the provider's host up: (error, endpoints). The tests give one that
 // never answers; a server uses the system's.

@@ -4,8 +4,6 @@
 // The twin of the prototype's aiohttp call to the Places API.
 #pragma once
 
-#include "herd/protocol.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
@@ -13,6 +11,11 @@
 #include <string_view>
 
 namespace herd {
+
+struct geo_point {
+    double lat = 0;
+    double lng = 0;
+};
 
 struct places_query {
     geo_point where;
@@ -38,12 +41,5 @@ public:
 
 // {"html_attributions": [], "results": [], "status": STATUS, "error_message": ...}
 boost::json::object places_error(std::string_view status, std::string_view message);
-
-// Cuts `results` to at most `bound` entries.
-void limit_results(boost::json::object& answer, unsigned bound);
-
-// The places part of a WHATSAT reply: Google's pretty-printing, runs of
-// newlines folded, and no trailing newline.
-std::string format_places(const boost::json::object& answer);
 
 } // namespace herd

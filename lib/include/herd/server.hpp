@@ -6,7 +6,6 @@
 #pragma once
 
 #include "herd/fwd.hpp"
-#include "herd/location_store.hpp"
 #include "herd/places.hpp"
 #include "herd/topology.hpp"
 
@@ -22,7 +21,9 @@
 
 namespace herd {
 
-struct disk_io; // herd/store_log.hpp
+struct disk_io;         // lib/src/durability/store_log.hpp
+class location_store;   // lib/src/core/location_store.hpp
+struct location_record; // lib/src/core/location_store.hpp
 
 struct server_options {
     std::shared_ptr<places_source> places; // required

@@ -1,4 +1,4 @@
-#include "herd/detail/range_index.hpp"
+#include "core/range_index.hpp"
 
 #include "core/hash64.hpp"
 

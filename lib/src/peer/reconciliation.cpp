@@ -1,7 +1,7 @@
 #include "peer/reconciliation.hpp"
 
 #include "core/hash64.hpp"
-#include "herd/peer_protocol.hpp"
+#include "peer/peer_protocol.hpp"
 
 #include <boost/unordered/unordered_flat_set.hpp>
 

@@ -30,8 +30,8 @@
 // reconciliation is over once one has been sent.
 #pragma once
 
-#include "herd/detail/range_index.hpp"
-#include "herd/location_store.hpp"
+#include "core/location_store.hpp"
+#include "core/range_index.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,0 +1,407 @@
+#include "admin/handle_admin.hpp"
+
+#include "admin/json_pretty.hpp"
+#include "async/within.hpp"
+#include "peer/peer_link.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+#include <variant>
+
+namespace herd {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using detail::use_tuple;
+
+namespace {
+
+// Every counter of server_stats, once: /status and /metrics are both
+// printed from this table, so they cannot disagree. A new counter is one
+// row. Rows of one Prometheus family sit together (checked below), and the
+// family's help is on its first row.
+struct counter_row {
+    std::string_view name;   // in /status "counters"
+    std::string_view metric; // the Prometheus family
+    std::string_view labels; // besides server=
+    std::string_view type;   // "counter" or "gauge"
+    std::string_view help;
+    std::uint64_t server_stats::*value;
+};
+
+constexpr std::array counter_rows{
+    counter_row{"client_connections", "herd_client_connections_total", "", "counter", "Client connections accepted.",
+                &server_stats::client_connections},
+    counter_row{"clients_open", "herd_client_connections_open", "", "gauge", "Client connections open now.",
+                &server_stats::clients_open},
+    counter_row{"clients_refused", "herd_clients_refused_total", "", "counter",
+                "Client connections closed at accept: limits.connections were open.", &server_stats::clients_refused},
+    counter_row{"clients_dropped", "herd_clients_dropped_total", "", "counter",
+                "Client connections the server closed: idle, a line too long, or not reading.",
+                &server_stats::clients_dropped},
+    counter_row{"iamat", "herd_requests_total", R"(command="IAMAT",outcome="ok")", "counter",
+                "Client lines by command and outcome.", &server_stats::iamat},
+    counter_row{"whatsat", "herd_requests_total", R"(command="WHATSAT",outcome="ok")", "counter", "",
+                &server_stats::whatsat},
+    counter_row{"invalid", "herd_invalid_lines_total", "", "counter", "Client lines answered with ?.",
+                &server_stats::invalid},
+    counter_row{"peer_links_accepted", "herd_peer_links_accepted_total", "", "counter",
+                "Neighbours' connections that passed the handshake.", &server_stats::peer_links_accepted},
+    counter_row{"peer_links_refused", "herd_peer_links_refused_total", "", "counter",
+                "Peer connections refused in the handshake, either way.", &server_stats::peer_links_refused},
+    counter_row{"peer_records_received", "herd_peer_messages_total", R"(direction="in")", "counter",
+                "Records from and to neighbours.", &server_stats::peer_records_received},
+    counter_row{"peer_records_sent", "herd_peer_messages_total", R"(direction="out")", "counter", "",
+                &server_stats::peer_records_sent},
+    counter_row{"peer_records_dropped", "herd_peer_messages_total", R"(direction="dropped")", "counter", "",
+                &server_stats::peer_records_dropped},
+    counter_row{"peer_records_stored", "herd_peer_records_stored_total", "", "counter",
+                "Records from neighbours that changed the store.", &server_stats::peer_records_stored},
+    counter_row{"peer_records_queued", "herd_peer_records_queued_total", "", "counter",
+                "Records handed to a neighbour's link.", &server_stats::peer_records_queued},
+    counter_row{"catch_up_records_sent", "herd_catch_up_records_sent_total", "", "counter",
+                "Records sent to neighbours whose store differed.", &server_stats::catch_up_records_sent},
+    counter_row{"admin_open", "herd_admin_connections_open", "", "gauge", "Admin connections open now.",
+                &server_stats::admin_open},
+    counter_row{"admin_refused", "herd_admin_connections_refused_total", "", "counter",
+                "Admin connections closed at accept: limits.admin_connections were open.",
+                &server_stats::admin_refused},
+    counter_row{"peer_handshakes_open", "herd_peer_handshakes_open", "", "gauge",
+                "Peer-port connections not yet past the handshake.", &server_stats::peer_handshakes_open},
+    counter_row{"peer_handshakes_refused", "herd_peer_handshakes_refused_total", "", "counter",
+                "Peer-port connections closed at accept: limits.peer_handshakes were under way.",
+                &server_stats::peer_handshakes_refused},
+};
+
+constexpr bool families_together()
+{
+    for (std::size_t i = 0; i < counter_rows.size(); ++i) {
+        for (std::size_t j = i + 2; j < counter_rows.size(); ++j) {
+            if (counter_rows[i].metric == counter_rows[j].metric &&
+                counter_rows[j - 1].metric != counter_rows[i].metric) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+static_assert(families_together(), "Prometheus wants a family's series together");
+
+// Clients per piece of /clients: about 170 KB, a fraction of a millisecond
+// of the loop.
+constexpr std::size_t clients_per_piece = 1000;
+// To send the request, and then to take each piece of the answer.
+constexpr std::chrono::seconds admin_deadline{10};
+
+std::string utc(std::chrono::system_clock::time_point t)
+{
+    const auto us = std::chrono::time_point_cast<std::chrono::microseconds>(t);
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", us);
+}
+
+// One client as /clients and /clients/ID print it; numbers in the fixed
+// notation WHATSAT uses, never an exponent.
+void append_client(std::string& out, const location_record& r)
+{
+    out += R"({"at":)";
+    append_json_string(out, r.at_line);
+    out += R"(,"server":)";
+    append_json_string(out, r.server());
+    fmt::format_to(std::back_inserter(out), R"(,"time_ns":{},"lat":)", r.time_ns);
+    append_json_double(out, r.where.lat);
+    out += R"(,"lng":)";
+    append_json_double(out, r.where.lng);
+    out += '}';
+}
+
+std::optional<std::string> percent_decode(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        unsigned byte = 0;
+        if (i + 2 >= text.size()) {
+            return std::nullopt;
+        }
+        const auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, byte, 16);
+        if (ec != std::errc{} || end != text.data() + i + 3) {
+            return std::nullopt;
+        }
+        out += static_cast<char>(byte);
+        i += 2;
+    }
+    return out;
+}
+
+http::response<http::string_body> text_response(unsigned version, http::status status, std::string body)
+{
+    http::response<http::string_body> response{status, version};
+    response.keep_alive(false);
+    response.set(http::field::content_type, "text/plain");
+    response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+}
+
+http::response<http::string_body> json_response(unsigned version, std::string body)
+{
+    http::response<http::string_body> response{http::status::ok, version};
+    response.keep_alive(false);
+    response.set(http::field::content_type, "application/json");
+    response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+}
+
+std::variant<clients_page, http::response<http::string_body>> route(const http::request<http::string_body>& request,
+                                                                    const server::state& s)
+{
+    const std::string_view target = request.target();
+    const auto version = request.version();
+    if (request.method() != http::verb::get) {
+        auto response = text_response(version, http::status::method_not_allowed, "GET only\n");
+        response.set(http::field::allow, "GET");
+        return response;
+    }
+    const auto question = target.find('?');
+    const std::string_view path = target.substr(0, question);
+    const std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+    if (path == "/clients") {
+        if (auto page = parse_clients_query(query)) {
+            return *page;
+        }
+        return text_response(version, http::status::bad_request,
+                             "/clients takes after=ID and limit=N (a whole number from 1)\n");
+    }
+    if (!query.empty()) {
+        return text_response(version, http::status::bad_request, "only /clients takes a query\n");
+    }
+    if (path == "/status") {
+        return json_response(version, status_json(s));
+    }
+    if (path == "/metrics") {
+        auto response = json_response(version, metrics_text(s));
+        response.set(http::field::content_type, "text/plain; version=0.0.4");
+        return response;
+    }
+    constexpr std::string_view one = "/clients/";
+    if (path.starts_with(one)) {
+        const auto client = percent_decode(path.substr(one.size()));
+        const location_record* record = client ? s.core.store.find(*client) : nullptr;
+        if (record == nullptr) {
+            return text_response(version, http::status::not_found, "no such client\n");
+        }
+        std::string body;
+        append_client(body, *record);
+        body += '\n';
+        return json_response(version, std::move(body));
+    }
+    return text_response(version, http::status::not_found,
+                         "not found: try /status, /clients, /clients/ID or /metrics\n");
+}
+
+// Writes /clients piece by piece, the loop free between pieces; each piece
+// is read from the store as it stands then, resuming after the last ID
+// written, so clients stored meanwhile past that ID are included.
+asio::awaitable<void> stream_clients(server::state& s, beast::tcp_stream& stream, clients_page page)
+{
+    std::string piece = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{";
+    bool first = true;
+    for (;;) {
+        const auto want = std::min(page.limit, clients_per_piece);
+        const auto written = append_clients(s.core.store, page, want, first, piece);
+        page.limit -= written;
+        const bool done = written < want || page.limit == 0;
+        if (done) {
+            piece += "}\n";
+        }
+        stream.expires_after(admin_deadline);
+        auto write = asio::async_write(stream, asio::buffer(piece), use_tuple);
+        auto [ec, n] = co_await std::move(write);
+        if (ec || done || s.stopped) {
+            co_return;
+        }
+        piece.clear();
+        co_await asio::post(stream.get_executor(), asio::use_awaitable);
+    }
+}
+
+} // namespace
+
+std::optional<clients_page> parse_clients_query(std::string_view query)
+{
+    clients_page page;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        if (eq == std::string_view::npos) {
+            return std::nullopt;
+        }
+        const std::string_view key = pair.substr(0, eq);
+        auto value = percent_decode(pair.substr(eq + 1));
+        if (!value) {
+            return std::nullopt;
+        }
+        if (key == "after") {
+            page.after = std::move(*value);
+        } else if (key == "limit") {
+            const std::string_view digits = *value;
+            std::size_t limit = 0;
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), limit);
+            if (ec != std::errc{} || end != digits.data() + digits.size() || limit == 0) {
+                return std::nullopt;
+            }
+            page.limit = limit;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return page;
+}
+
+std::size_t append_clients(const location_store& store, clients_page& page, std::size_t count, bool& first,
+                           std::string& out)
+{
+    std::size_t written = 0;
+    std::string_view last;
+    store.for_each_after(page.after, [&](std::string_view client, const location_record& r) {
+        if (written == count) {
+            return false;
+        }
+        if (!first) {
+            out += ',';
+        }
+        first = false;
+        append_json_string(out, client);
+        out += ':';
+        append_client(out, r);
+        last = client;
+        ++written;
+        return true;
+    });
+    if (written > 0) {
+        page.after = std::string(last);
+    }
+    return written;
+}
+
+std::string status_json(const server::state& s)
+{
+    boost::json::object links;
+    for (const auto& [name, link] : s.links) {
+        links[name] = {{"up", link->up()}, {"since", utc(link->since())}};
+    }
+    boost::json::object counters;
+    for (const auto& row : counter_rows) {
+        counters[row.name] = s.stats.*row.value;
+    }
+    counters["places_requests"] = s.stats.places.count;
+    boost::json::object status{{"server", s.me.name},
+                               {"started", utc(s.started)},
+                               {"store_size", s.core.store.size()},
+                               {"links", std::move(links)},
+                               {"counters", std::move(counters)}};
+    return boost::json::serialize(status) + "\n";
+}
+
+std::string metrics_text(const server::state& s)
+{
+    const auto& c = s.stats;
+    const auto& name = s.me.name;
+    std::string out;
+    auto metric = [&](std::string_view metric_name, std::string_view type, std::string_view help) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", metric_name, help, metric_name, type);
+    };
+    std::string_view family;
+    for (const auto& row : counter_rows) {
+        if (row.metric != family) {
+            family = row.metric;
+            metric(row.metric, row.type, row.help);
+        }
+        out += fmt::format("{}{{server=\"{}\"{}{}}} {}\n", row.metric, name, row.labels.empty() ? "" : ",", row.labels,
+                           c.*row.value);
+    }
+    metric("herd_peer_link_up", "gauge", "1 if the link to the neighbour is up.");
+    for (const auto& [neighbour, link] : s.links) {
+        out +=
+            fmt::format("herd_peer_link_up{{server=\"{}\",neighbor=\"{}\"}} {}\n", name, neighbour, link->up() ? 1 : 0);
+    }
+    metric("herd_places_requests_total", "counter", "Places requests by status.");
+    for (const auto& [status, count] : c.places.by_status) {
+        out += fmt::format("herd_places_requests_total{{server=\"{}\",status=\"{}\"}} {}\n", name, status, count);
+    }
+    metric("herd_places_request_seconds", "histogram", "How long places requests took.");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < places_stats::bucket_bounds.size(); ++i) {
+        cumulative += c.places.buckets[i];
+        out += fmt::format("herd_places_request_seconds_bucket{{server=\"{}\",le=\"{}\"}} {}\n", name,
+                           places_stats::bucket_bounds[i], cumulative);
+    }
+    out += fmt::format("herd_places_request_seconds_bucket{{server=\"{}\",le=\"+Inf\"}} {}\n", name, c.places.count);
+    out += fmt::format("herd_places_request_seconds_sum{{server=\"{}\"}} {}\n", name, c.places.seconds_total);
+    out += fmt::format("herd_places_request_seconds_count{{server=\"{}\"}} {}\n", name, c.places.count);
+    metric("herd_store_clients", "gauge", "Clients in the location store.");
+    out += fmt::format("herd_store_clients{{server=\"{}\"}} {}\n", name, s.core.store.size());
+    return out;
+}
+
+asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, asio::ip::tcp::socket socket)
+{
+    // Bounded before anything is read: the endpoint has no authentication.
+    const auto bound = self->herd.limits.admin_connections;
+    if (self->stats.admin_open >= bound) {
+        ++self->stats.admin_refused;
+        self->log->warn("admin {} refused: {} connections already", describe(socket), bound);
+        beast::error_code ignored;
+        socket.close(ignored);
+        co_return;
+    }
+    struct held {
+        explicit held(server_stats& s) : stats(s) { ++stats.admin_open; }
+        ~held() { --stats.admin_open; }
+        server_stats& stats;
+        held(const held&) = delete;
+        held& operator=(const held&) = delete;
+    } const slot{self->stats};
+
+    beast::tcp_stream stream(std::move(socket));
+    const registration<asio::ip::tcp::socket> registered(self->peer_sockets, stream.socket()); // closed at once on stop
+    stream.expires_after(admin_deadline);
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    auto [read_ec, n] = co_await http::async_read(stream, buffer, request, use_tuple);
+    if (read_ec) {
+        co_return;
+    }
+    auto routed = route(request, *self);
+    if (auto* page = std::get_if<clients_page>(&routed)) {
+        self->log->info("admin {} {}: 200, streamed", request.method_string(), request.target());
+        co_await stream_clients(*self, stream, std::move(*page));
+    } else {
+        auto& response = std::get<http::response<http::string_body>>(routed);
+        self->log->info("admin {} {}: {}", request.method_string(), request.target(), response.result_int());
+        co_await http::async_write(stream, response, use_tuple);
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+} // namespace herd

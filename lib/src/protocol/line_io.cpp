@@ -1,0 +1,48 @@
+#include "protocol/line_io.hpp"
+
+#include "async/within.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+
+namespace herd::detail {
+
+namespace asio = boost::asio;
+
+asio::awaitable<std::optional<std::string>> read_line(asio::ip::tcp::socket& socket, line_reader& reader,
+                                                      std::chrono::steady_clock::duration limit, std::size_t max_bytes)
+{
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (auto line = reader.next_line()) {
+            co_return std::string(*line);
+        }
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (reader.pending() >= max_bytes || left <= left.zero()) {
+            co_return std::nullopt;
+        }
+        auto space = reader.prepare(max_bytes);
+        auto read = socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto result = co_await within(std::move(read), left);
+        if (!result) {
+            reader.commit(0);
+            co_return std::nullopt;
+        }
+        auto [ec, n] = *result;
+        reader.commit(n);
+        if (ec) {
+            co_return std::nullopt;
+        }
+    }
+}
+
+asio::awaitable<bool> write_line(asio::ip::tcp::socket& socket, std::string line,
+                                 std::chrono::steady_clock::duration limit)
+{
+    line += '\n';
+    auto write = asio::async_write(socket, asio::buffer(line), use_tuple);
+    auto result = co_await within(std::move(write), limit);
+    co_return result && !std::get<0>(*result);
+}
+
+} // namespace herd::detail

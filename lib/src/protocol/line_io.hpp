@@ -1,0 +1,25 @@
+// Line-at-a-time reads and writes with a deadline, for the peer handshake.
+#pragma once
+
+#include "protocol/line_reader.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace herd::detail {
+
+// One line without its '\n', or nothing on time-out, end of input, an error,
+// or `max_bytes` with no '\n'. Bytes after the line stay in `reader`.
+boost::asio::awaitable<std::optional<std::string>> read_line(boost::asio::ip::tcp::socket& socket, line_reader& reader,
+                                                             std::chrono::steady_clock::duration limit,
+                                                             std::size_t max_bytes);
+
+// Writes `line` and a '\n'; false on error or time-out.
+boost::asio::awaitable<bool> write_line(boost::asio::ip::tcp::socket& socket, std::string line,
+                                        std::chrono::steady_clock::duration limit);
+
+} // namespace herd::detail
