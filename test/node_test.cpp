@@ -29,8 +29,8 @@ location_record record_of(std::string_view at_line)
     return location_record::from(*parsed, at_line);
 }
 
-constexpr std::string_view older = "AT Goloman +0.1 kiwi +34.068930-118.445127 1621464827.000000000";
-constexpr std::string_view newer = "AT Hands +0.1 kiwi +34.068930-118.445127 1621464828.000000000";
+constexpr std::string_view older = "AT Goloman +0.100000000 kiwi +34.068930-118.445127 1621464827.000000000";
+constexpr std::string_view newer = "AT Hands +0.100000000 kiwi +34.068930-118.445127 1621464828.000000000";
 
 } // namespace
 
@@ -68,7 +68,7 @@ TEST_CASE("node: a record that is not newer goes nowhere, and a client's goes ev
     CHECK(n.store.find("kiwi")->at_line == newer);
 
     n.remove_neighbours();
-    const std::string newest = "AT Hands +0.1 kiwi +34.068930-118.445127 1621464829.000000000";
+    const std::string newest = "AT Hands +0.100000000 kiwi +34.068930-118.445127 1621464829.000000000";
     CHECK(n.store_and_propagate(record_of(newest), {}) == location_store::outcome::stored);
     CHECK(hands.lines.size() == 1);
 }
