@@ -86,7 +86,8 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
         options.clock = system_clock_ns;
     }
     state_ = std::make_shared<state>(io, herd, *me, std::move(options));
-    state_->core.on_stored = state_->options.on_stored;
+    // The node calls it; nothing else does.
+    state_->core.on_stored = std::move(state_->options.on_stored);
     // The ports first: a second server of the same name fails here, before
     // it logs a line or opens (and replays, and may cut) the running one's store.
     listen_on(state_->client_acceptor, io, me->host, me->port, "clients");

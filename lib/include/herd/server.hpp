@@ -1,8 +1,8 @@
 // One server of the herd on one io_context: the twin of the prototype's
 // `asyncio.start_server(handle_connection, ...)` plus its propagation
-// coroutine and the peer port. The coroutines themselves live in
-// lib/src/server.cpp and lib/src/peer_link.cpp; this header keeps Asio out
-// of everything that includes it.
+// coroutine and the peer port. The coroutines themselves live in the parts
+// under lib/src/ (client/, peer/, admin/, durability/), wired together in
+// lib/src/server.cpp.
 #pragma once
 
 #include "herd/fwd.hpp"

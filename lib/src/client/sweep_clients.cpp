@@ -8,7 +8,6 @@
 namespace herd {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 using detail::use_tuple;
 
 // Closes the clients that sent no complete line for the idle time-out and

@@ -7,7 +7,6 @@
 namespace herd {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 using detail::use_tuple;
 
 // Logs reach the file, and with fsync = "batch" records reach the disk,

@@ -10,8 +10,6 @@
 namespace herd {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
-using detail::use_tuple;
 
 void places_stats::record(std::string_view status, double seconds)
 {
