@@ -401,12 +401,13 @@ TEST_CASE("records flood on to other neighbours, never back, and stale ones stop
     });
 }
 
-TEST_CASE("a neighbour that comes back is linked again, at once when there is a record", "[server][peer]")
+TEST_CASE("a neighbour that comes back is linked again on the link's own clock, and gets the records queued meanwhile",
+          "[server][peer]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         const auto herd = small_herd(std::nullopt);
         auto options = options_with();
-        // Long enough that only a record to send can explain a quick link.
+        // The cap of the back-off: the first retries come far sooner.
         options.reconnect_interval = std::chrono::seconds(30);
         server goloman(io, herd, "Goloman", options);
         goloman.start();
@@ -414,7 +415,8 @@ TEST_CASE("a neighbour that comes back is linked again, at once when there is a 
         const std::optional<std::string> no_secret;
         auto to_holiday = co_await accept_link(holiday_port, "Holiday", no_secret);
         {
-            // Hands is down at start; a record to send dials it at once.
+            // Hands is down at start; the record waits in the link's queue
+            // until the next retry finds Hands up.
             auto hands_port = listen_as(io, herd, "Hands");
             const auto started = std::chrono::steady_clock::now();
             co_await ask(port_of(herd, "Goloman"), "IAMAT kiwi +1+1 1621464820\n");

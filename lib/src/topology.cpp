@@ -289,7 +289,7 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     }
     refuse_unknown_keys(*table,
                         {"log_dir", "log_level", "log_max_bytes", "log_max_files", "data_dir", "fsync", "secret",
-                         "secret_env", "admin_host", "catch_up"},
+                         "secret_env", "admin_host", "catch_up", "anti_entropy", "peer_timeout"},
                         source, "herd.");
     // A buffer of the log (64 KiB) must fit in a file many times over.
     herd.log_rotation.max_bytes = read_herd_count(*table, "log_max_bytes", std::int64_t{1} << 20, std::int64_t{1} << 40,
@@ -316,6 +316,15 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
             fail(source, "herd.catch_up must be true or false");
         }
         herd.catch_up = catch_up->as_boolean()->get();
+    }
+    if (auto every = read_seconds(*table, "herd", "anti_entropy", 86400, true, source)) {
+        herd.anti_entropy = *every;
+    }
+    if (auto timeout = read_seconds(*table, "herd", "peer_timeout", 3600, false, source)) {
+        if (*timeout < std::chrono::milliseconds(300)) {
+            fail(source, "herd.peer_timeout must be at least 0.3 seconds");
+        }
+        herd.peer_timeout = *timeout;
     }
     if (auto host = optional_string(*table, "admin_host", source, "herd.")) {
         herd.admin_host = *host;
@@ -412,7 +421,7 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     }
     refuse_unknown_keys(*table,
                         {"line_bytes", "client_id_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout",
-                         "peer_line_bytes", "admin_connections", "peer_handshakes"},
+                         "peer_line_bytes", "admin_connections", "peer_handshakes", "peer_queue_bytes"},
                         source, "limits.");
     auto& l = herd.limits;
     // A line must hold the longest valid command: IAMAT, a 255-byte ID, a
@@ -424,6 +433,8 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     l.peer_line_bytes = read_count(*table, "peer_line_bytes", 512, 1 << 20, l.peer_line_bytes, source);
     l.admin_connections = read_count(*table, "admin_connections", 1, 1000, l.admin_connections, source);
     l.peer_handshakes = read_count(*table, "peer_handshakes", 1, 10'000, l.peer_handshakes, source);
+    l.peer_queue_bytes =
+        read_count(*table, "peer_queue_bytes", 1 << 16, std::size_t{1} << 32, l.peer_queue_bytes, source);
     l.idle_timeout = read_seconds(*table, "limits", "idle_timeout", 86400, false, source).value_or(l.idle_timeout);
     l.send_timeout = read_seconds(*table, "limits", "send_timeout", 86400, false, source).value_or(l.send_timeout);
 }

@@ -74,14 +74,19 @@ struct server_stats {
     std::uint64_t invalid = 0;
     std::uint64_t peer_links_accepted = 0;
     std::uint64_t peer_links_refused = 0;
-    std::uint64_t peer_records_received = 0; // valid AT lines from neighbours
-    std::uint64_t peer_records_stored = 0;   // ... that changed the store
-    std::uint64_t peer_records_queued = 0;   // handed to a neighbour's link
-    std::uint64_t peer_records_sent = 0;     // ... and written to it
-    std::uint64_t peer_records_dropped = 0;  // a neighbour was down or too slow
-    std::uint64_t catch_up_records_sent = 0; // whole stores sent to neighbours whose store differed
-    std::uint64_t admin_open = 0;            // a gauge: admin connections open now
-    std::uint64_t admin_refused = 0;         // over limits.admin_connections
+    std::uint64_t peer_links_up = 0;              // a gauge: links this server dialled that are up now
+    std::uint64_t peer_records_received = 0;      // valid AT lines from neighbours
+    std::uint64_t peer_records_stored = 0;        // ... that changed the store
+    std::uint64_t peer_records_queued = 0;        // handed to a neighbour's link
+    std::uint64_t peer_records_sent = 0;          // ... and written to it
+    std::uint64_t peer_records_dropped = 0;       // not queued (a neighbour down or too slow): left to reconciliation
+    std::uint64_t peer_queue_overflows = 0;       // episodes of peer_records_dropped on a live link, each logged once
+    std::uint64_t peer_timeouts = 0;              // links closed because the neighbour answered nothing in time
+    std::uint64_t reconciliations = 0;            // finished, on links this server dialled
+    std::uint64_t reconcile_records_sent = 0;     // records sent in reconciliation messages, both sides of a link
+    std::uint64_t reconcile_records_received = 0; // ... and received
+    std::uint64_t admin_open = 0;                 // a gauge: admin connections open now
+    std::uint64_t admin_refused = 0;              // over limits.admin_connections
 
     // Peer-port connections not yet past the handshake (a gauge), and those
     // closed at accept because limits.peer_handshakes were already under way.

@@ -52,6 +52,7 @@ struct limits_config {
     std::size_t peer_line_bytes = 1024;             // a longer peer line closes the link
     std::size_t admin_connections = 8;              // admin connections at once; more are closed at accept
     std::size_t peer_handshakes = 64;               // peer-port connections before the handshake; more are closed
+    std::size_t peer_queue_bytes = 4 << 20;         // records waiting for one neighbour; past this, it reconciles
 };
 
 struct topology {
@@ -66,9 +67,15 @@ struct topology {
     std::filesystem::path data_dir;       // empty: "herd-data" under the working directory (herd-server)
     bool fsync_always = true;             // fsync = "always" (before AT replies) or "batch"
     std::string admin_host = "127.0.0.1"; // where the admin endpoints listen
-    // A link that comes up reconciles the two stores; false: the course
-    // prototype's behaviour, a server knows only what reaches it afterwards.
+    // A link that comes up, or that could not keep every record (its queue
+    // overflowed), reconciles the two stores; false: the course prototype's
+    // behaviour, a server knows only what reaches it afterwards.
     bool catch_up = true;
+    // How often every live link reconciles anyway (anti-entropy); 0: never.
+    std::chrono::milliseconds anti_entropy{30000};
+    // A neighbour that answers nothing on its link for this long is down
+    // (heartbeats go every third of it).
+    std::chrono::milliseconds peer_timeout{3000};
     places_config places;
     limits_config limits;
 

@@ -1,11 +1,13 @@
 // The peer port: neighbours dial in, prove they are members of the herd,
-// and send the records that changed their stores. Nothing on this port is
+// send the records that changed their stores, and reconcile with this one. Nothing on this port is
 // believed before the handshake, and the client port never reaches here.
 #include "peer/handle_peer.hpp"
 
 #include "async/within.hpp"
 #include "herd/log.hpp"
 #include "peer/peer_protocol.hpp"
+#include "peer/receive_record.hpp"
+#include "peer/reconciliation.hpp"
 #include "protocol/line_io.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -79,10 +81,9 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
     }
     const std::string proof =
         peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer, nonce, hello->nonce);
-    std::optional<peer::store_summary> summary;
-    if (self.herd.catch_up) {
-        summary = peer::store_summary{self.core.store.size(), self.core.store.digest()};
-    }
+    // Always with the store's summary: it tells the dialer this acceptor
+    // answers heartbeats and reconciles (the references send none).
+    const peer::store_summary summary{self.core.store.size(), self.core.store.digest()};
     std::string welcome = peer::format_welcome(proof, summary);
     if (!co_await detail::write_line(socket, std::move(welcome), left())) {
         co_return std::nullopt;
@@ -90,20 +91,97 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
     co_return std::string(hello->dialer);
 }
 
-void receive_record(server::state& self, std::string_view line, const std::string& neighbour)
+// After WELCOME: records flooded by the dialer, its heartbeats (each
+// answered), and its reconciliation messages (each answered with the next
+// message). A dialer that has sent a heartbeat is expected to keep sending
+// them: silence for herd.peer_timeout then closes the link. The Python and
+// Node references send only records, and are never timed out.
+asio::awaitable<void> serve_link(server::state& self, tcp::socket& socket, detail::line_reader& reader,
+                                 const std::string& neighbour)
 {
-    auto record = parse_at_line(line);
-    if (!record || self.herd.find(record->server) == nullptr) {
-        self.log->warn("peer {} sent something that is not a record: {}", neighbour, escape_for_log(line));
-        return;
+    const auto& limits = self.herd.limits;
+    const auto timeout = self.herd.peer_timeout;
+    peer::message_reader messages;
+    peer::store_view view(self.core.store, [&self, &neighbour](std::string_view line) {
+        ++self.stats.reconcile_records_received;
+        receive_record(self, line, neighbour);
+    });
+    peer::reconciliation reconciling(view);
+    bool heartbeats = false;
+    std::string out;
+    for (;;) {
+        // A line over the limit closes the link whether its '\n' has come
+        // (checked line by line) or not (the unfinished rest of the buffer).
+        bool too_long = false;
+        out.clear();
+        while (auto line = reader.next_line()) {
+            if (line->size() > limits.peer_line_bytes) {
+                too_long = true;
+                break;
+            }
+            if (*line == peer::ping_line) {
+                heartbeats = true;
+                out += peer::pong_line;
+                out += '\n';
+            } else if (messages.started() || peer::is_message_line(*line)) {
+                auto fed = messages.feed(*line);
+                if (!fed.ok) {
+                    self.log->warn("peer link from {} closed: not a reconciliation message: {}", neighbour,
+                                   escape_for_log(*line));
+                    co_return;
+                }
+                if (fed.message) {
+                    if (auto answer = reconciling.answer(*fed.message)) {
+                        self.stats.reconcile_records_sent += answer->records.size();
+                        for (const auto& l : peer::format_message(*answer)) {
+                            out += l;
+                            out += '\n';
+                        }
+                    }
+                }
+            } else {
+                receive_record(self, *line, neighbour);
+            }
+        }
+        bool written = true;
+        if (!out.empty()) {
+            auto write = detail::write_bytes(socket, out, timeout);
+            written = co_await std::move(write);
+        }
+        if (!written) {
+            self.log->warn("peer link from {} closed: it read nothing of an answer for {} ms", neighbour,
+                           timeout.count());
+            co_return;
+        }
+        if (too_long || reader.pending() > limits.peer_line_bytes) {
+            self.log->warn("peer link from {} closed: a line of over {} bytes", neighbour, limits.peer_line_bytes);
+            co_return;
+        }
+        auto space = reader.prepare();
+        auto read = socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        if (!heartbeats) {
+            auto [ec, n] = co_await std::move(read);
+            reader.commit(n);
+            if (ec) {
+                self.log->info("peer link from {} closed: {}", neighbour, ec.message());
+                co_return;
+            }
+            continue;
+        }
+        auto result = co_await detail::within(std::move(read), timeout);
+        if (!result) {
+            reader.commit(0);
+            ++self.stats.peer_timeouts;
+            self.log->warn("peer link from {} closed: nothing for {} ms", neighbour, timeout.count());
+            co_return;
+        }
+        auto [ec, n] = *result;
+        reader.commit(n);
+        if (ec) {
+            self.log->info("peer link from {} closed: {}", neighbour, ec.message());
+            co_return;
+        }
     }
-    ++self.stats.peer_records_received;
-    const auto outcome = self.core.store_and_propagate(location_record::from(*record, line), neighbour);
-    if (outcome == location_store::outcome::stored) {
-        ++self.stats.peer_records_stored;
-    }
-    log_info_bytes(*self.log, self.log_scratch, {"peer ", neighbour, " > "}, line,
-                   outcome == location_store::outcome::stored ? " (stored)" : " (not newer)");
 }
 
 } // namespace
@@ -132,29 +210,7 @@ asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::sock
     }
     ++self->stats.peer_links_accepted;
     self->log->info("peer link from {} ({}) open", *neighbour, from);
-    for (;;) {
-        // A line over the limit closes the link whether its '\n' has come
-        // (checked line by line) or not (the unfinished rest of the buffer).
-        bool too_long = false;
-        while (auto line = reader.next_line()) {
-            if (line->size() > limits.peer_line_bytes) {
-                too_long = true;
-                break;
-            }
-            receive_record(*self, *line, *neighbour);
-        }
-        if (too_long || reader.pending() > limits.peer_line_bytes) {
-            self->log->warn("peer link from {} closed: a line of over {} bytes", *neighbour, limits.peer_line_bytes);
-            break;
-        }
-        auto space = reader.prepare();
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
-        reader.commit(n);
-        if (ec) {
-            self->log->info("peer link from {} closed: {}", *neighbour, ec.message());
-            break;
-        }
-    }
+    co_await serve_link(*self, socket, reader, *neighbour);
     boost::system::error_code ignored;
     socket.close(ignored);
 }

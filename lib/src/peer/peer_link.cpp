@@ -4,14 +4,16 @@
 #include "async/within.hpp"
 #include "herd/log.hpp"
 #include "peer/peer_protocol.hpp"
+#include "peer/receive_record.hpp"
 #include "protocol/line_io.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/logger.h>
+
+#include <algorithm>
 
 namespace herd {
 
@@ -21,13 +23,15 @@ using detail::use_tuple;
 
 namespace {
 constexpr auto handshake_time_limit = std::chrono::seconds(2);
-constexpr std::size_t queue_capacity = 4096;
 constexpr std::size_t max_batch_bytes = std::size_t{64} * 1024;
+// The first retry after a failed dial, doubled each time up to
+// server_options::reconnect_interval.
+constexpr auto first_retry = std::chrono::milliseconds(100);
 } // namespace
 
 peer_link::peer_link(std::shared_ptr<server::state> owner, const server_config& neighbour)
-    : owner_(std::move(owner)), neighbour_(neighbour), queue_(owner_->executor, queue_capacity),
-      socket_(owner_->executor), retry_(owner_->executor)
+    : owner_(std::move(owner)), neighbour_(neighbour), outbox_(owner_->herd.limits.peer_queue_bytes),
+      socket_(owner_->executor), wake_(owner_->executor, clock::time_point::max())
 {
 }
 
@@ -41,19 +45,37 @@ void peer_link::start()
 void peer_link::stop()
 {
     stopped_ = true;
-    queue_.close();
-    retry_.cancel();
+    wake();
     boost::system::error_code ignored;
     socket_.close(ignored);
 }
 
 void peer_link::offer(const std::shared_ptr<const std::string>& at_line)
 {
-    if (queue_.try_send(boost::system::error_code{}, at_line)) {
+    switch (outbox_.offer(at_line)) {
+    case peer::outbox::offered::queued:
         ++owner_->stats.peer_records_queued;
-    } else {
+        // Only a live link is woken: a link that is down dials again on its
+        // own clock, not once per record.
+        if (outbox_.up()) {
+            wake();
+        }
+        return;
+    case peer::outbox::offered::overflowed:
+        // Once per episode, never once per record: the reconciliation that
+        // follows says how many it covered.
         ++owner_->stats.peer_records_dropped;
-        owner_->log->warn("peer link to {}: queue full, dropped {}", neighbour_.name, escape_for_log(*at_line));
+        if (outbox_.up()) {
+            ++owner_->stats.peer_queue_overflows;
+            owner_->log->warn("peer link to {}: queue full ({} bytes); records not queued are repaired by "
+                              "reconciliation once it drains",
+                              neighbour_.name, outbox_.bytes());
+            wake();
+        }
+        return;
+    case peer::outbox::offered::dropped:
+        ++owner_->stats.peer_records_dropped;
+        return;
     }
 }
 
@@ -68,53 +90,37 @@ void peer_link::note_down(const std::string& why)
 
 asio::awaitable<void> peer_link::run()
 {
-    using namespace asio::experimental::awaitable_operators;
-    std::shared_ptr<const std::string> pending;
+    auto retry = first_retry;
     while (!stopped_) {
         if (co_await connect()) {
             last_failure_.clear();
+            retry = first_retry;
             up_ = true;
+            ++owner_->stats.peer_links_up;
             since_ = std::chrono::system_clock::now();
             owner_->log->info("peer link to {} open", neighbour_.name);
-            const bool caught_up = !catch_up_ || co_await send_store();
-            if (caught_up) {
-                auto send = send_records(std::exchange(pending, nullptr));
-                auto watch = watch_for_close();
-                co_await (std::move(send) || std::move(watch));
+            co_await serve();
+            up_ = false;
+            --owner_->stats.peer_links_up;
+            since_ = std::chrono::system_clock::now();
+            if (!stopped_ && last_failure_.empty()) {
+                owner_->log->info("peer link to {} closed", neighbour_.name);
+                last_failure_ = "closed";
             }
+        } else {
             boost::system::error_code ignored;
             socket_.close(ignored);
-            up_ = false;
-            since_ = std::chrono::system_clock::now();
-            if (stopped_) {
-                break;
-            }
-            if (!caught_up) {
-                continue; // the link dropped during catch-up: dial again at once
-            }
-            owner_->log->info("peer link to {} closed", neighbour_.name);
-            last_failure_ = "closed";
-        } else if (pending) {
-            ++owner_->stats.peer_records_dropped;
-            owner_->log->warn("peer link to {} down: dropped {}", neighbour_.name, escape_for_log(*pending));
-            pending.reset();
         }
         if (stopped_) {
             break;
         }
-        // Down: try again when there is a record to send, or after the
-        // interval so a neighbour that comes back is linked within it.
-        retry_.expires_after(owner_->options.reconnect_interval);
-        auto receive = queue_.async_receive(use_tuple);
-        auto wait = retry_.async_wait(use_tuple);
-        auto woken = co_await (std::move(receive) || std::move(wait));
-        if (woken.index() == 0) {
-            auto [ec, record] = std::get<0>(std::move(woken));
-            if (ec) {
-                break; // the queue was closed: stopping
-            }
-            pending = std::move(record);
-        }
+        // Down: dial again on the link's own clock, backing off while the
+        // neighbour stays away; records meanwhile are left to the
+        // reconciliation when it is back.
+        wake_.expires_after(retry);
+        co_await wake_.async_wait(use_tuple);
+        retry =
+            std::min<std::chrono::milliseconds>(retry * 2, std::max(owner_->options.reconnect_interval, first_retry));
     }
 }
 
@@ -177,108 +183,205 @@ asio::awaitable<bool> peer_link::connect()
     const auto& store = owner_->core.store;
     const peer::store_summary ours{store.size(), store.digest()};
     catch_up_ = owner_->herd.catch_up && welcome->store && *welcome->store != ours;
+    herd_acceptor_ = welcome->store.has_value();
     co_return true;
 }
 
-asio::awaitable<void> peer_link::send_records(std::shared_ptr<const std::string> first)
+asio::awaitable<void> peer_link::serve()
 {
-    std::string batch;
-    std::size_t count = 0;
-    auto add = [&](const std::shared_ptr<const std::string>& record) {
-        batch += *record;
-        batch += '\n';
-        ++count;
-    };
-    if (first) {
-        add(first);
+    const auto timeout = owner_->herd.peer_timeout;
+    const auto heartbeat = timeout / 3;
+    const auto anti_entropy = owner_->herd.anti_entropy;
+    // A reference acceptor (no summary in its WELCOME) knows only AT lines:
+    // no heartbeat, no reconciliation, records as the prototype sent them.
+    const bool repairs = herd_acceptor_ && owner_->herd.catch_up;
+    outbox_.came_up();
+    answers_.clear();
+    reconciling_.reset();
+    heard_ = clock::now();
+    auto next_ping = heard_ + heartbeat;
+    auto next_anti_entropy = anti_entropy.count() > 0 ? heard_ + anti_entropy : clock::time_point::max();
+    if (herd_acceptor_) {
+        reading_ = true;
+        auto self = shared_from_this();
+        asio::co_spawn(owner_->executor, read_answers(), [self](std::exception_ptr failure) {
+            self->reading_ = false;
+            self->wake();
+            log_failure(self->owner_->log, "link to " + self->neighbour_.name + " reader")(failure);
+        });
     }
+    // A fresh link reconciles whatever the summary said: what went missing
+    // while it was down may lie on either side.
+    bool must_reconcile = repairs && (catch_up_ || outbox_.dirty());
+    std::string batch;
+    while (!stopped_ && (reading_ || !herd_acceptor_)) {
+        if (reconciling_ && !answers_.empty()) {
+            const auto in = std::move(answers_.front());
+            answers_.pop_front();
+            auto out = reconciling_->answer(in);
+            if (!out) {
+                finish_reconciliation();
+                continue;
+            }
+            const bool sent = co_await send_message(*out);
+            if (!sent) {
+                break;
+            }
+            if (out->last()) {
+                finish_reconciliation();
+            }
+            continue;
+        }
+        if (!outbox_.empty()) {
+            batch.clear();
+            const auto count = outbox_.take(batch, max_batch_bytes);
+            const bool sent = co_await send(batch);
+            if (!sent) {
+                owner_->stats.peer_records_dropped += count;
+                break;
+            }
+            owner_->stats.peer_records_sent += count;
+            // A write the socket took at once does not wait for the loop:
+            // yield anyway, so a long backlog does not starve the clients.
+            co_await asio::post(owner_->executor, asio::use_awaitable);
+            continue;
+        }
+        const auto now = clock::now();
+        if (repairs && !reconciling_ && (must_reconcile || outbox_.dirty() || now >= next_anti_entropy)) {
+            // The queue has drained: the reconciliation covers every record
+            // not queued so far, and what comes later is queued as usual.
+            must_reconcile = false;
+            next_anti_entropy = anti_entropy.count() > 0 ? now + anti_entropy : clock::time_point::max();
+            start_reconciliation();
+            const auto first = reconciling_->start();
+            const bool sent = co_await send_message(first);
+            if (!sent) {
+                break;
+            }
+            continue;
+        }
+        if (herd_acceptor_ && now - heard_ >= timeout) {
+            ++owner_->stats.peer_timeouts;
+            note_down(fmt::format("no answer for {} ms", timeout.count()));
+            break;
+        }
+        if (herd_acceptor_ && now >= next_ping) {
+            next_ping = now + heartbeat;
+            const std::string ping = std::string(peer::ping_line) + "\n";
+            const bool sent = co_await send(ping);
+            if (!sent) {
+                break;
+            }
+            continue;
+        }
+        auto until = herd_acceptor_ ? std::min(next_ping, heard_ + timeout) : clock::time_point::max();
+        if (repairs) {
+            until = std::min(until, next_anti_entropy);
+        }
+        wake_.expires_at(until);
+        co_await wake_.async_wait(use_tuple);
+    }
+    // What is still queued waits for the next link up; what the dead socket
+    // swallowed is owed to the next reconciliation.
+    outbox_.went_down();
+    if (reconciling_) {
+        reconciling_.reset();
+    }
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    while (reading_) {
+        wake_.expires_at(clock::time_point::max());
+        co_await wake_.async_wait(use_tuple);
+    }
+}
+
+asio::awaitable<void> peer_link::read_answers()
+{
+    const auto& limits = owner_->herd.limits;
+    detail::line_reader reader;
+    peer::message_reader messages;
     for (;;) {
-        if (batch.empty()) {
-            auto [ec, record] = co_await queue_.async_receive(use_tuple);
-            if (ec) {
+        while (auto line = reader.next_line()) {
+            if (line->size() > limits.peer_line_bytes) {
+                note_down("a line of over " + std::to_string(limits.peer_line_bytes) + " bytes");
                 co_return;
             }
-            add(record);
+            heard_ = clock::now();
+            if (*line == peer::pong_line) {
+                continue;
+            }
+            auto fed = messages.feed(*line);
+            if (!fed.ok) {
+                note_down("not a reconciliation message: " + escape_for_log(*line));
+                co_return;
+            }
+            if (fed.message) {
+                answers_.push_back(std::move(*fed.message));
+                wake();
+            }
         }
-        // A burst of records goes out in one write.
-        while (batch.size() < max_batch_bytes &&
-               queue_.try_receive([&](boost::system::error_code ec, std::shared_ptr<const std::string> record) {
-                   if (!ec) {
-                       add(record);
-                   }
-               })) {
-        }
-        auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(batch), use_tuple);
-        if (ec) {
-            owner_->stats.peer_records_dropped += count;
-            owner_->log->warn("peer link to {}: {} records lost: {}", neighbour_.name, count, ec.message());
+        if (reader.pending() > limits.peer_line_bytes) {
+            note_down("a line of over " + std::to_string(limits.peer_line_bytes) + " bytes");
             co_return;
         }
-        owner_->stats.peer_records_sent += count;
-        batch.clear();
-        count = 0;
+        auto space = reader.prepare();
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        reader.commit(n);
+        if (ec) {
+            co_return;
+        }
+        heard_ = clock::now();
+        wake();
     }
 }
 
-asio::awaitable<bool> peer_link::send_store()
+asio::awaitable<bool> peer_link::send(const std::string& bytes)
 {
-    // A piece of at most max_batch_bytes at a time, each written before the
-    // next is taken, with a turn of the loop between them: a store of
-    // millions of clients is neither copied whole nor sent while every other
-    // connection waits. Each piece resumes after the last client ID sent
-    // (location_store::for_each_after), so the store may change between
-    // pieces: no client is skipped or sent twice, and a record stored
-    // meanwhile for a client already passed was also queued for this link
-    // by store_and_propagate, and goes out after the catch-up.
-    std::string after;
-    std::string piece;
-    std::size_t count = 0;
-    for (bool more = true; more;) {
-        piece.clear();
-        std::size_t in_piece = 0;
-        more = false;
-        owner_->core.store.for_each_after(after, [&](std::string_view client, const location_record& r) {
-            piece += r.at_line;
-            piece += '\n';
-            ++in_piece;
-            if (piece.size() < max_batch_bytes) {
-                return true;
-            }
-            after = client;
-            more = true;
-            return false;
+    // A neighbour that takes nothing for peer_timeout is hung or gone: the
+    // link closes rather than wait on it (its records are reconciled).
+    const auto limit = owner_->herd.peer_timeout;
+    auto write = detail::write_bytes(socket_, bytes, limit);
+    const bool written = co_await std::move(write);
+    if (written) {
+        co_return true;
+    }
+    note_down(fmt::format("a write took over {} ms", owner_->herd.peer_timeout.count()));
+    co_return false;
+}
+
+asio::awaitable<bool> peer_link::send_message(const peer::reconcile_message& message)
+{
+    std::string bytes;
+    for (const auto& line : peer::format_message(message)) {
+        bytes += line;
+        bytes += '\n';
+    }
+    owner_->stats.reconcile_records_sent += message.records.size();
+    const bool sent = co_await send(bytes);
+    co_return sent;
+}
+
+void peer_link::start_reconciliation()
+{
+    repairing_ = outbox_.start_repair();
+    if (!view_) {
+        auto* owner = owner_.get();
+        const std::string from = neighbour_.name;
+        view_ = std::make_unique<peer::store_view>(owner->core.store, [owner, from](std::string_view line) {
+            ++owner->stats.reconcile_records_received;
+            receive_record(*owner, line, from);
         });
-        if (!piece.empty()) {
-            auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(piece), use_tuple);
-            if (ec) {
-                owner_->log->warn("peer link to {}: catch-up failed after {} records: {}", neighbour_.name, count,
-                                  ec.message());
-                co_return false;
-            }
-            count += in_piece;
-            owner_->stats.catch_up_records_sent += in_piece;
-        }
-        // A write the socket took at once does not wait for the loop: yield
-        // to it anyway, so the clients' reads and replies run between pieces.
-        co_await asio::post(owner_->executor, asio::use_awaitable);
-        if (stopped_) {
-            co_return false;
-        }
     }
-    owner_->log->info("peer link to {}: stores differed, sent all {} records", neighbour_.name, count);
-    co_return true;
+    reconciling_ = std::make_unique<peer::reconciliation>(*view_);
 }
 
-asio::awaitable<void> peer_link::watch_for_close()
+void peer_link::finish_reconciliation()
 {
-    // The acceptor sends nothing after WELCOME; reading is how we learn at
-    // once that it went away, rather than at the next write.
-    std::array<char, 256> sink{};
-    for (;;) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(sink), use_tuple);
-        if (ec) {
-            co_return;
-        }
+    reconciling_.reset();
+    ++owner_->stats.reconciliations;
+    if (repairing_ > 0) {
+        owner_->log->info("peer link to {}: reconciled, repairing {} records not queued", neighbour_.name, repairing_);
+        repairing_ = 0;
     }
 }
 

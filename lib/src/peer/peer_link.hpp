@@ -1,17 +1,20 @@
 // The link to one neighbour: a coroutine that dials the neighbour's peer
-// port, proves membership, and sends it every record queued for it, then
-// dials again when the link drops. The twin of the prototype's queue and
-// task per neighbour.
+// port, proves membership, reconciles the two stores, and sends it every
+// record queued for it, with a heartbeat; then dials again, backing off,
+// when the link drops. The twin of the prototype's queue and task per
+// neighbour, with the repair the prototype lacks (docs/protocol.md).
 #pragma once
 
 #include "core/node.hpp"
+#include "peer/outbox.hpp"
+#include "peer/reconciliation.hpp"
 #include "server_state.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -24,8 +27,9 @@ public:
     void start();
     void stop();
 
-    // Queues an AT line for the neighbour without waiting; when the queue
-    // is full (the neighbour is not keeping up) the record is dropped for it.
+    // Queues an AT line for the neighbour without waiting. One that does
+    // not fit (the neighbour is down or not keeping up) is left to the
+    // reconciliation the link then owes it.
     void offer(const std::shared_ptr<const std::string>& at_line) override;
 
     const std::string& neighbour() const noexcept override { return neighbour_.name; }
@@ -34,26 +38,40 @@ public:
     std::chrono::system_clock::time_point since() const noexcept { return since_; }
 
 private:
-    using record_channel =
-        boost::asio::experimental::channel<void(boost::system::error_code, std::shared_ptr<const std::string>)>;
+    using clock = std::chrono::steady_clock;
 
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<bool> connect();
-    boost::asio::awaitable<void> send_records(std::shared_ptr<const std::string> first);
-    boost::asio::awaitable<void> watch_for_close();
-    // Catch-up: the whole store, once, when the neighbour's differs.
-    boost::asio::awaitable<bool> send_store();
+    // The link is up: records, heartbeats and reconciliations, until the
+    // neighbour goes quiet, a write stalls, or the connection ends.
+    boost::asio::awaitable<void> serve();
+    // What the acceptor sends back: PONGs and its reconciliation messages.
+    boost::asio::awaitable<void> read_answers();
+    boost::asio::awaitable<bool> send(const std::string& bytes);
+    boost::asio::awaitable<bool> send_message(const peer::reconcile_message& message);
+    void start_reconciliation();
+    void finish_reconciliation();
+    void wake() { wake_.cancel(); }
     void note_down(const std::string& why);
 
     std::shared_ptr<server::state> owner_;
     server_config neighbour_;
-    record_channel queue_;
+    peer::outbox outbox_;
     boost::asio::ip::tcp::socket socket_;
-    boost::asio::steady_timer retry_;
+    // A condition variable (as Asio's chat server): the writer sleeps on it
+    // until its next deadline, and offer() and the reader cancel it.
+    boost::asio::steady_timer wake_;
     std::string last_failure_; // logged once per outage, not once per retry
     bool stopped_ = false;
     bool up_ = false;
-    bool catch_up_ = false; // set by connect() from the neighbour's WELCOME
+    bool catch_up_ = false;      // set by connect() from the neighbour's WELCOME
+    bool herd_acceptor_ = false; // its WELCOME had a store summary: it answers PING and reconciles
+    bool reading_ = false;       // read_answers() is running
+    clock::time_point heard_;    // the last line from the neighbour
+    std::deque<peer::reconcile_message> answers_;
+    std::unique_ptr<peer::store_view> view_;
+    std::unique_ptr<peer::reconciliation> reconciling_; // none: no reconciliation under way
+    std::uint64_t repairing_ = 0;                       // records not queued that the reconciliation under way repairs
     std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
 };
 

@@ -71,4 +71,10 @@ std::optional<hello> parse_hello(std::string_view line) noexcept;
 // A WELCOME line; nothing for REFUSED or garbage.
 std::optional<welcome> parse_welcome(std::string_view line) noexcept;
 
+// After WELCOME, on a link to a Herd acceptor (one whose WELCOME carries
+// its store's summary): the dialer's heartbeat, and the acceptor's answer.
+// A neighbour that answers nothing for herd.peer_timeout is down.
+inline constexpr std::string_view ping_line = "HERD herd/1 PING";
+inline constexpr std::string_view pong_line = "HERD herd/1 PONG";
+
 } // namespace herd::peer

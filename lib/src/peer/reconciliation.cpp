@@ -68,17 +68,86 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
     // The records are stored first, so that the lists and fingerprints
     // below already hold what the other side sent.
     reconcile_message out;
+    // A range whose records this side would send goes into this message
+    // only while the budget of records lasts. The rest is compared again,
+    // split where it can be, so that the other side asks for it in a later
+    // round: a message holds about max_records records however far apart
+    // the stores are. A range too deep to split goes anyway when it is the
+    // first, so each round makes progress.
+    std::uint64_t budget = options_.max_records;
+    bool charged = false;
+    // Whether a range whose records here cost `n` goes in.
+    const auto take = [&](const key_range& r, std::uint64_t n) {
+        if (n > budget && (charged || r.depth < options_.max_split_depth)) {
+            return false;
+        }
+        budget -= std::min(n, budget);
+        charged = true;
+        return true;
+    };
+    const auto defer = [&](const key_range& r) {
+        if (r.depth >= options_.max_split_depth) {
+            out.compare.push_back({r, view_.of(r)});
+            return;
+        }
+        for (unsigned nibble = 0; nibble < 16; ++nibble) {
+            const key_range c = r.child(nibble);
+            out.compare.push_back({c, view_.of(c)});
+        }
+    };
+    // Which of `ranges` go in, each costing the records here whose hash is
+    // not in `theirs`. The index bounds that cost from above; only when the
+    // bound is past the budget is it counted, in one more walk.
+    const auto choose = [&](const std::vector<key_range>& ranges,
+                            const boost::unordered_flat_set<std::uint64_t>& theirs) {
+        std::vector<std::uint64_t> cost;
+        std::uint64_t bound = 0;
+        for (const auto& r : ranges) {
+            cost.push_back(view_.of(r).count);
+            bound += cost.back();
+        }
+        if (bound > budget) {
+            std::fill(cost.begin(), cost.end(), 0);
+            const range_set where(ranges);
+            view_.for_each_in(ranges, [&](std::uint64_t key, std::uint64_t hash, std::string_view) {
+                const auto at = where.find(key);
+                if (at && !theirs.contains(hash)) {
+                    ++cost[*at];
+                }
+            });
+        }
+        std::vector<bool> chosen(ranges.size());
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            chosen[i] = take(ranges[i], cost[i]);
+            if (!chosen[i]) {
+                defer(ranges[i]);
+            }
+        }
+        return chosen;
+    };
+    const auto only = [](const std::vector<key_range>& ranges, const std::vector<bool>& chosen) {
+        std::vector<key_range> some;
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            if (chosen[i]) {
+                some.push_back(ranges[i]);
+            }
+        }
+        return some;
+    };
     if (!in.pushed.empty()) {
         boost::unordered_flat_set<std::uint64_t> theirs;
         theirs.reserve(in.records.size());
         for (const auto& line : in.records) {
             theirs.insert(record_hash(line));
         }
-        view_.for_each_in(in.pushed, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
-            if (!theirs.contains(hash)) {
-                out.records.emplace_back(line);
-            }
-        });
+        const auto sending = only(in.pushed, choose(in.pushed, theirs));
+        if (!sending.empty()) {
+            view_.for_each_in(sending, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
+                if (!theirs.contains(hash)) {
+                    out.records.emplace_back(line);
+                }
+            });
+        }
     }
     if (!in.wanted.empty() && !offered_.empty()) {
         const boost::unordered_flat_set<std::uint64_t> wanted(in.wanted.begin(), in.wanted.end());
@@ -89,19 +158,30 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
         });
     }
     if (!in.offered.empty()) {
-        // One walk of the store for every range offered.
         std::vector<key_range> ranges;
-        boost::unordered_flat_set<std::uint64_t> theirs;
+        boost::unordered_flat_set<std::uint64_t> listed;
         for (const auto& offer : in.offered) {
             ranges.push_back(offer.range);
-            theirs.insert(offer.hashes.begin(), offer.hashes.end());
+            listed.insert(offer.hashes.begin(), offer.hashes.end());
         }
-        view_.for_each_in(ranges, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
-            if (theirs.erase(hash) == 0) {
-                out.records.emplace_back(line);
+        const auto chosen = choose(ranges, listed);
+        const auto sending = only(ranges, chosen);
+        // Their lists, for the ranges that go in: what this side holds is
+        // struck off as the walk passes it, and what is left it lacks.
+        boost::unordered_flat_set<std::uint64_t> theirs;
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            if (chosen[i]) {
+                theirs.insert(in.offered[i].hashes.begin(), in.offered[i].hashes.end());
             }
-        });
-        // What is left of their lists is what this side lacks.
+        }
+        if (!sending.empty()) {
+            // One walk of the store for every range offered.
+            view_.for_each_in(sending, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
+                if (theirs.erase(hash) == 0) {
+                    out.records.emplace_back(line);
+                }
+            });
+        }
         out.wanted.assign(theirs.begin(), theirs.end());
     }
     offered_.clear();
@@ -117,14 +197,11 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
             offered_.push_back(range);
             continue;
         }
-        if (remote.count <= options_.leaf_records) {
+        if (remote.count <= options_.leaf_records && take(range, local.count)) {
             out.pushed.push_back(range);
             continue;
         }
-        for (unsigned nibble = 0; nibble < 16; ++nibble) {
-            const key_range c = range.child(nibble);
-            out.compare.push_back({c, view_.of(c)});
-        }
+        defer(range);
     }
     if (!out.pushed.empty()) {
         view_.for_each_in(out.pushed,
@@ -149,7 +226,7 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
 namespace {
 
 constexpr std::string_view hex_digits = "0123456789abcdef";
-constexpr std::size_t per_line = 16;
+constexpr std::size_t per_line = 8;
 
 std::string prefix_of(std::string_view kind)
 {
@@ -222,7 +299,7 @@ std::optional<key_range> parse_range(std::string_view text) noexcept
 
 namespace {
 
-constexpr std::size_t hashes_per_line = 64;
+constexpr std::size_t hashes_per_line = 24;
 
 template <typename T, typename Append>
 void format_lines(std::vector<std::string>& lines, std::string_view kind, const std::vector<T>& items, std::size_t per,
@@ -298,6 +375,17 @@ bool read_hashes(std::string_view rest, std::vector<std::uint64_t>& into)
 
 } // namespace
 
+bool is_message_line(std::string_view line) noexcept
+{
+    constexpr std::string_view prefix = "HERD herd/1 ";
+    if (!line.starts_with(prefix)) {
+        return false;
+    }
+    line.remove_prefix(prefix.size());
+    const auto kind = line.substr(0, line.find(' '));
+    return kind == "COMPARE" || kind == "OFFER" || kind == "PUSH" || kind == "WANT" || kind == "OVER";
+}
+
 message_reader::result message_reader::feed(std::string_view line)
 {
     static const std::string over = prefix_of("OVER");
@@ -362,12 +450,15 @@ exchange_totals reconcile_in_process(reconcile_view& starts, reconcile_view& ans
     reconciliation* other = &first;
     for (std::optional<reconcile_message> next = first.start(); next; std::swap(to, other)) {
         // Each answer settles a range one level deeper, so an exchange
-        // ends within a few messages per level: more means a bug.
-        if (++totals.messages > 4 * key_range::max_depth) {
+        // ends within a few messages per level, and a few more for each
+        // message's worth of records: more means a bug.
+        const std::size_t budgeted = 2 * (totals.records / std::max<std::uint64_t>(options.max_records, 1) + 1);
+        if (++totals.messages > 4 * key_range::max_depth + budgeted) {
             totals.ok = false;
             return totals;
         }
         totals.records += next->records.size();
+        totals.most_records = std::max(totals.most_records, next->records.size());
         message_reader reader;
         std::optional<reconcile_message> received;
         for (const auto& line : format_message(*next)) {

@@ -114,6 +114,11 @@ struct reconcile_options {
     // Nor is a range split past the depth the index keeps fingerprints for:
     // at 1,000,000 records a range of depth 4 holds about 15.
     unsigned max_split_depth = range_index::index_depth;
+    // The records a message carries, about: a range that would take it past
+    // this is compared again, in its sixteen parts, and sent in later rounds.
+    // So neither side ever holds more than about this many records to send,
+    // however far apart the stores are (16,384 AT lines: about 4 MB).
+    std::uint64_t max_records = 16384;
 };
 
 // A set of ranges to test keys against in one step per depth, for walking
@@ -155,14 +160,18 @@ private:
 };
 
 // The message as the lines sent on the peer port, each without its '\n':
-//   HERD herd/1 COMPARE <range>:<count>:<hash> ...   (at most 16 a line)
-//   HERD herd/1 OFFER <range> <hash> ...           (at most 64 a line)
-//   HERD herd/1 PUSH <range> ...                    (at most 16 a line)
-//   HERD herd/1 WANT <hash> ...                     (at most 64 a line)
+//   HERD herd/1 COMPARE <range>:<count>:<hash> ...   (at most 8 a line)
+//   HERD herd/1 OFFER <range> <hash> ...           (at most 24 a line)
+//   HERD herd/1 PUSH <range> ...                    (at most 8 a line)
+//   HERD herd/1 WANT <hash> ...                     (at most 24 a line)
 //   AT ...                                          (the records)
 //   HERD herd/1 OVER                                (the other side's turn)
 // A range is its nibbles in hex, or "-" for the whole key space.
+// Every line but the records fits in 512 bytes, the least limits.peer_line_bytes.
 std::vector<std::string> format_message(const reconcile_message& m);
+
+// A line of a reconciliation message other than a record.
+bool is_message_line(std::string_view line) noexcept;
 
 // Reads a message's lines back, one at a time: feed() returns the message
 // once its OVER line arrives. A line that is not part of a message is
@@ -174,6 +183,12 @@ public:
         std::optional<reconcile_message> message;
     };
     result feed(std::string_view line);
+    // A message's first line has come and its OVER not yet.
+    bool started() const noexcept
+    {
+        return !partial_.compare.empty() || !partial_.offered.empty() || !partial_.pushed.empty() ||
+               !partial_.wanted.empty() || !partial_.records.empty();
+    }
 
 private:
     reconcile_message partial_;
@@ -186,7 +201,8 @@ struct exchange_totals {
     std::size_t messages = 0; // both ways; a round trip is two
     std::size_t bytes = 0;    // the lines, with their newlines
     std::size_t records = 0;
-    bool ok = true; // false: a line did not read back
+    std::size_t most_records = 0; // in any one message
+    bool ok = true;               // false: a line did not read back
 };
 exchange_totals reconcile_in_process(reconcile_view& starts, reconcile_view& answers, reconcile_options options = {});
 

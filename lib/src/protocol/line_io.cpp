@@ -45,4 +45,12 @@ asio::awaitable<bool> write_line(asio::ip::tcp::socket& socket, std::string line
     co_return result && !std::get<0>(*result);
 }
 
+asio::awaitable<bool> write_bytes(asio::ip::tcp::socket& socket, const std::string& bytes,
+                                  std::chrono::steady_clock::duration limit)
+{
+    auto write = asio::async_write(socket, asio::buffer(bytes), use_tuple);
+    auto result = co_await within(std::move(write), limit);
+    co_return result && !std::get<0>(*result);
+}
+
 } // namespace herd::detail

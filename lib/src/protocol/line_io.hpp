@@ -1,4 +1,4 @@
-// Line-at-a-time reads and writes with a deadline, for the peer handshake.
+// Reads and writes with a deadline, for the peer port.
 #pragma once
 
 #include "protocol/line_reader.hpp"
@@ -21,5 +21,10 @@ boost::asio::awaitable<std::optional<std::string>> read_line(boost::asio::ip::tc
 // Writes `line` and a '\n'; false on error or time-out.
 boost::asio::awaitable<bool> write_line(boost::asio::ip::tcp::socket& socket, std::string line,
                                         std::chrono::steady_clock::duration limit);
+
+// Writes all of `bytes`; false on error or time-out (a neighbour that
+// reads nothing for `limit` is as good as gone).
+boost::asio::awaitable<bool> write_bytes(boost::asio::ip::tcp::socket& socket, const std::string& bytes,
+                                         std::chrono::steady_clock::duration limit);
 
 } // namespace herd::detail
