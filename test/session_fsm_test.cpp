@@ -156,7 +156,7 @@ TEST_CASE("session: a WHATSAT for an unknown client is invalid and asks nothing"
     CHECK(s.stats.invalid == 1);
 }
 
-TEST_CASE("session: a line split across reads, and a last one without '\\n' at the end of input", "[session]")
+TEST_CASE("session: a line split across reads, and a last one without a newline at the end of input", "[session]")
 {
     session s;
     s.fsm.start();
@@ -189,7 +189,7 @@ TEST_CASE("session: a line too long closes after the replies to the lines before
     REQUIRE(done.what == kind::close);
     CHECK(done.reason == closed_by::long_line);
 
-    SECTION("or that many bytes with no '\\n' yet, at once")
+    SECTION("or that many bytes with no newline yet, at once")
     {
         session t;
         t.fsm.start();
@@ -213,7 +213,7 @@ TEST_CASE("session: replies past reply_bytes are written before the next line is
     CHECK(s.host.stored("plum") != nullptr);
 }
 
-TEST_CASE("session: AT replies wait for the commit of their records; other replies do not", "[session][durability]")
+TEST_CASE("session: AT replies wait for the commit of their records, other replies do not", "[session][durability]")
 {
     session s(true);
     s.fsm.start();
@@ -319,7 +319,7 @@ TEST_CASE("session: a long line's last write cut short by the sweeper still ends
     CHECK(done.reason == closed_by::long_line);
 }
 
-TEST_CASE("session: a failed read ends it as the client's; the sweeper's time-out counts from the last line",
+TEST_CASE("session: a failed read ends it as the client's, and the sweeper's time-out counts from the last line",
           "[session]")
 {
     session s;
