@@ -170,6 +170,7 @@ asio::awaitable<void> finish_stopping(std::shared_ptr<server::state> self)
     }
     boost::system::error_code ignored;
     for (auto* session : self->clients) {
+        session->fsm.cancel(); // whatever completes now is dropped
         session->socket.close(ignored);
     }
     self->options.places->stop();

@@ -2,6 +2,7 @@
 // face is herd/server.hpp.
 #pragma once
 
+#include "client/session_fsm.hpp"
 #include "core/node.hpp"
 #include "durability/store_log.hpp"
 #include "herd/server.hpp"
@@ -18,21 +19,17 @@ namespace herd {
 
 class peer_link;
 
-// Why a client's connection ended: `client` unless the server ended it.
-enum class closed_by { client, long_line, slow_reader, idle };
-
-// A client connection as the sweeper sees it: when it last sent a whole
-// line, and since when a write to it has been waiting.
+// A client connection as the sweeper and stop() see it: its socket, its
+// session (when it last sent a whole line, and the close that ends it), and
+// since when a write to it has been waiting.
 struct client_session {
     using time_point = std::chrono::steady_clock::time_point;
 
-    explicit client_session(boost::asio::ip::tcp::socket& s) : socket(s) {}
+    client_session(boost::asio::ip::tcp::socket& s, session_fsm& f) : socket(s), fsm(f) {}
 
     boost::asio::ip::tcp::socket& socket;
-    time_point last_line = std::chrono::steady_clock::now();
+    session_fsm& fsm;
     time_point write_started = time_point::max(); // max: no write waiting
-    std::uint64_t acknowledges = 0;               // the store log's last record its replies acknowledge
-    closed_by closed = closed_by::client;         // idle or slow_reader once the sweeper has closed it
 };
 
 struct server::state : std::enable_shared_from_this<server::state> {

@@ -1,5 +1,5 @@
 // One client's connection: the twin of the prototype's handle_connection,
-// with handle_iamat and handle_whatsat behind it.
+// a thin driver of session_fsm (where handle_iamat and handle_whatsat are).
 #pragma once
 
 #include "server_state.hpp"

@@ -26,19 +26,17 @@ asio::awaitable<void> sweep_clients(std::shared_ptr<server::state> self)
         const auto now = std::chrono::steady_clock::now();
         boost::system::error_code ignored;
         for (auto* session : self->clients) {
-            if (session->closed != closed_by::client) {
+            const bool stuck = session->write_started != client_session::time_point::max() &&
+                               now - session->write_started >= limits.send_timeout;
+            if (!stuck && now - session->fsm.last_line() < limits.idle_timeout) {
                 continue;
             }
-            if (session->write_started != client_session::time_point::max() &&
-                now - session->write_started >= limits.send_timeout) {
-                session->closed = closed_by::slow_reader;
-            } else if (now - session->last_line >= limits.idle_timeout) {
-                session->closed = closed_by::idle;
-            } else {
-                continue;
+            const closed_by reason = stuck ? closed_by::slow_reader : closed_by::idle;
+            // Its coroutine sees the read or write fail, and the session
+            // says why.
+            if (session->fsm.close(reason)) {
+                session->socket.close(ignored);
             }
-            // Its coroutine sees the read or write fail, and why.
-            session->socket.close(ignored);
         }
     }
 }
