@@ -436,6 +436,100 @@ def reconciliation(bench: Bench) -> None:
     bench.extra["reconciliation"] = [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+def store_summaries(herd: "HerdSystem") -> dict[str, tuple[int, str]]:
+    out = {}
+    for name in herd.servers:
+        with urllib.request.urlopen(f"http://127.0.0.1:{herd.ports[name] + 20000}/status", timeout=5) as r:
+            status = json.loads(r.read())
+        out[name] = (status["store_size"], status["store_digest"])
+    return out
+
+
+def until_identical(herd: "HerdSystem", size: int, limit: float = 60.0) -> float | None:
+    """Seconds until every server holds `size` records with one digest (read
+    from /status every 20 ms), or None past `limit`."""
+    began = time.time()
+    while time.time() - began < limit:
+        summaries = set(store_summaries(herd).values())
+        if len(summaries) == 1 and next(iter(summaries))[0] == size:
+            return time.time() - began
+        time.sleep(0.02)
+    return None
+
+
+def convergence(bench: Bench) -> None:
+    """The herd of five under a pipelined burst of new clients at Goloman:
+    the sustained rate, checked by every store being identical at the end,
+    and how long after the last reply that took; then a restart of one of
+    two linked servers holding 1,000,000 clients, which has missed one."""
+    bench.say("convergence:")
+    herd5 = HerdSystem(bench, "herd5-converge", "Herd x5, stores checked", servers=DEFAULT_HERD)
+    herd5.start()
+    try:
+        count = 300_000
+        before = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
+        run = bench.load(herd5, ["-c", "64", "-d", "16", "--count", str(count), "--ids", "distinct"])
+        settled = until_identical(herd5, count)
+        after = sum(herd5.counter(n, "herd_peer_messages_total", 'direction="in"') for n in DEFAULT_HERD)
+        overflows = sum(herd5.counter(n, "herd_peer_queue_overflows_total") for n in DEFAULT_HERD)
+        reconciled = sum(herd5.counter(n, "herd_reconcile_records_received_total") for n in DEFAULT_HERD)
+        bench.extra["burst"] = {"updates": count, "throughput": run["throughput"], "identical_after_s": settled,
+                                "peer_messages_per_update": (after - before) / count, "queue_overflows": overflows,
+                                "reconciled_records": reconciled}
+        bench.say(f"  burst of {count:,} at Goloman: {run['throughput']:,.0f}/s, identical "
+                  f"{'after %.2f s' % settled if settled is not None else 'NEVER'}, "
+                  f"{(after - before) / count:.2f} peer messages per update, {overflows:.0f} overflows, "
+                  f"{reconciled:.0f} records reconciled")
+    finally:
+        herd5.stop()
+    pair = HerdSystem(bench, "pair", "Herd, two linked servers", servers={"Goloman": ["Hands"], "Hands": ["Goloman"]})
+    pair.start()
+    try:
+        clients = 1_000_000
+        bench.load(pair, ["-c", "64", "-d", "16", "--count", str(clients), "--ids", "distinct"])
+        if until_identical(pair, clients) is None:
+            raise RuntimeError("the pair did not converge after loading")
+        hands = next(p for p in pair.processes if p.name.endswith("/Hands"))
+        hands.proc.kill()
+        hands.proc.wait()
+        bench.load(pair, ["-c", "1", "--count", "1", "--ids", "distinct", "--id-prefix", "missed"])
+        sent_before = pair.counter("Goloman", "herd_reconcile_records_sent_total")
+        began = time.time()
+        hands.start()
+        settled = until_identical(pair, clients + 1)
+        total = time.time() - began
+        sent = pair.counter("Goloman", "herd_reconcile_records_sent_total") - sent_before
+        bench.extra["restart"] = {"clients": clients, "start_to_converged_s": total if settled is not None else None,
+                                  "records_sent": sent}
+        bench.say(f"  restart of Hands with {clients:,} clients, one missed: converged "
+                  f"{'%.2f s after the start' % total if settled is not None else 'NEVER'}, "
+                  f"{sent:.0f} records sent by reconciliation")
+    finally:
+        pair.stop()
+
+
+def convergence_table(bench: Bench) -> str:
+    rows = ["| convergence | figure |", "|---|---:|"]
+    for r in bench.extra.get("reconciliation", []):
+        rows.append(f"| reconciling 1,000,000 records, {r['differences']:,} differences: bytes, messages, ms "
+                    f"| {r['bytes']:,} B, {r['messages']}, {r['ms']:.0f} ms |")
+    burst = bench.extra.get("burst")
+    if burst:
+        settled = burst["identical_after_s"]
+        rows.append(f"| herd of five, {burst['updates']:,} new clients pipelined at Goloman: rate "
+                    f"| {burst['throughput']:,.0f}/s |")
+        rows.append(f"| ... every store identical, after the last reply "
+                    f"| {'%.2f s' % settled if settled is not None else 'never (60 s)'} |")
+        rows.append(f"| ... peer messages per update (flooding: 8) | {burst['peer_messages_per_update']:.2f} |")
+    restart = bench.extra.get("restart")
+    if restart:
+        t = restart["start_to_converged_s"]
+        rows.append(f"| restart with {restart['clients']:,} clients and one missed: start to converged "
+                    f"| {'%.2f s' % t if t is not None else 'never (60 s)'} |")
+        rows.append(f"| ... records sent by reconciliation | {restart['records_sent']:,.0f} |")
+    return "\n".join(rows)
+
+
 def run_suite(bench: Bench) -> None:
     python = lambda name: ["/usr/bin/python3", str(ROOT / "reference/python/server.py"), "--name", name, "--config",
                            "herd.toml"]
@@ -468,6 +562,7 @@ def run_suite(bench: Bench) -> None:
             system.stop()
     durability(bench)
     reconciliation(bench)
+    convergence(bench)
     which = {
         "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
@@ -915,8 +1010,9 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
-    parser.add_argument("--only", choices=["durability"],
-                        help="run one section alone: durability (fsync always beside Redis's and Herd's batch)")
+    parser.add_argument("--only", choices=["durability", "convergence"],
+                        help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
+                             "convergence (a burst at the herd of five, a restart with a big store, reconciliation)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -936,6 +1032,9 @@ def main() -> int:
     try:
         if args.only == "durability":
             durability(bench)
+        elif args.only == "convergence":
+            reconciliation(bench)
+            convergence(bench)
         else:
             run_suite(bench)
     finally:
@@ -950,10 +1049,14 @@ def main() -> int:
         print(durability_table(bench))
         print()
         print("| target | measured | |\n|---|---|---|\n" + "\n".join(durability_targets(bench)))
+    elif args.only == "convergence":
+        print(convergence_table(bench))
     else:
         print(table(bench))
         print()
         print(targets(bench))
+        print()
+        print(convergence_table(bench))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))

@@ -330,6 +330,10 @@ std::string status_json(const server::state& s)
     boost::json::object status{{"server", s.me.name},
                                {"started", utc(s.started)},
                                {"store_size", s.core.store.size()},
+                               // The order-independent digest of the store (the peer
+                               // handshake's summary): two servers whose size and digest
+                               // agree hold the same records.
+                               {"store_digest", fmt::format("{:016x}", s.core.store.digest())},
                                {"links", std::move(links)},
                                {"counters", std::move(counters)}};
     return boost::json::serialize(status) + "\n";
