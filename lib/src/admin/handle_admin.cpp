@@ -2,6 +2,7 @@
 
 #include "admin/json_pretty.hpp"
 #include "async/within.hpp"
+#include "herd/log.hpp"
 #include "peer/peer_link.hpp"
 
 #include <boost/asio/post.hpp>
@@ -410,11 +411,14 @@ asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, asio::ip
     }
     auto routed = route(request, *self);
     if (auto* page = std::get_if<clients_page>(&routed)) {
-        self->log->info("admin {} {}: 200, streamed", request.method_string(), request.target());
+        // The method and target are the caller's bytes: escaped, as every such field is.
+        self->log->info("admin {} {}: 200, streamed", escape_for_log(request.method_string()),
+                        escape_for_log(request.target()));
         co_await stream_clients(*self, stream, std::move(*page));
     } else {
         auto& response = std::get<http::response<http::string_body>>(routed);
-        self->log->info("admin {} {}: {}", request.method_string(), request.target(), response.result_int());
+        self->log->info("admin {} {}: {}", escape_for_log(request.method_string()), escape_for_log(request.target()),
+                        response.result_int());
         co_await http::async_write(stream, response, use_tuple);
     }
     beast::error_code ignored;
