@@ -5,6 +5,7 @@
 
 #include "async/within.hpp"
 #include "herd/log.hpp"
+#include "peer/drive_handshake.hpp"
 #include "peer/peer_protocol.hpp"
 #include "peer/receive_record.hpp"
 #include "peer/reconciliation.hpp"
@@ -13,8 +14,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/logger.h>
 
-#include <algorithm>
-
 namespace herd {
 
 namespace asio = boost::asio;
@@ -22,10 +21,6 @@ using asio::ip::tcp;
 using detail::use_tuple;
 
 namespace {
-
-// The whole handshake, from accept to WELCOME: a connection that has not
-// proved membership by then is refused, however it trickles its bytes.
-constexpr auto handshake_deadline = std::chrono::seconds(5);
 
 // Holds one of limits.peer_handshakes while a connection's handshake runs.
 class handshake_slot {
@@ -40,55 +35,29 @@ private:
 };
 
 // The dialer's name once it has proved membership; nothing if refused.
+// The handshake's rules are acceptor_handshake's (peer/handshake.hpp);
+// this performs its actions and logs how it ended.
 asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self, tcp::socket& socket,
                                                              detail::line_reader& reader, const std::string& from)
 {
-    const auto deadline = std::chrono::steady_clock::now() + handshake_deadline;
-    const auto left = [&] {
-        return std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
-    };
-    auto refuse = [&](const std::string& reason) {
+    peer::acceptor_handshake handshake(self.me.name, self.me.neighbors, self.herd.secret, self.core.store,
+                                       peer::make_nonce());
+    auto drive = peer::drive_handshake(socket, reader, handshake, self.stopped);
+    const auto end = co_await std::move(drive);
+    if (end.what == peer::handshake_action::kind::done) {
+        co_return end.result.neighbour;
+    }
+    if (end.failure.refused) {
         ++self.stats.peer_links_refused;
-        self.log->warn("peer link from {} refused: {}", from, reason);
-        return reason;
-    };
-    const std::string nonce = peer::make_nonce();
-    std::string challenge = peer::format_challenge(self.me.name, nonce);
-    if (!co_await detail::write_line(socket, std::move(challenge), left())) {
-        refuse("could not send the challenge");
-        co_return std::nullopt;
+        self.log->warn("peer link from {} refused: {}", from, end.failure.reason);
+    } else if (!end.failure.cancelled) {
+        self.log->info("peer link from {} closed in the handshake: {}", from, end.failure.reason);
     }
-    auto line = co_await detail::read_line(socket, reader, left(), peer::max_handshake_line);
-    std::string reason;
-    auto hello = line ? peer::parse_hello(*line) : std::nullopt;
-    // The dialer's name is its own bytes: escaped wherever it is logged.
-    if (!hello) {
-        reason = refuse(line ? "malformed hello: " + escape_for_log(*line) : "no hello in time");
-    } else if (std::find(self.me.neighbors.begin(), self.me.neighbors.end(), hello->dialer) ==
-               self.me.neighbors.end()) {
-        reason = refuse(escape_for_log(hello->dialer) + " is not a neighbour of " + self.me.name);
-    } else {
-        const std::string expected =
-            peer::make_proof(self.herd.secret, peer::role::dialer, self.me.name, hello->dialer, nonce, hello->nonce);
-        if (!peer::proofs_equal(expected, hello->proof)) {
-            reason = refuse("proof of membership from " + std::string(hello->dialer) + " does not match");
-        }
+    if (!end.line.empty()) {
+        std::string refused(end.line);
+        co_await detail::write_line(socket, std::move(refused), peer::refusal_limit);
     }
-    if (!reason.empty()) {
-        std::string refused = peer::format_refused(reason);
-        co_await detail::write_line(socket, std::move(refused), std::chrono::seconds(1));
-        co_return std::nullopt;
-    }
-    const std::string proof =
-        peer::make_proof(self.herd.secret, peer::role::acceptor, self.me.name, hello->dialer, nonce, hello->nonce);
-    // Always with the store's summary: it tells the dialer this acceptor
-    // answers heartbeats and reconciles (the references send none).
-    const peer::store_summary summary{self.core.store.size(), self.core.store.digest()};
-    std::string welcome = peer::format_welcome(proof, summary);
-    if (!co_await detail::write_line(socket, std::move(welcome), left())) {
-        co_return std::nullopt;
-    }
-    co_return std::string(hello->dialer);
+    co_return std::nullopt;
 }
 
 // After WELCOME: records flooded by the dialer, its heartbeats (each

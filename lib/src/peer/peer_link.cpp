@@ -3,6 +3,7 @@
 #include "async/resolve.hpp"
 #include "async/within.hpp"
 #include "herd/log.hpp"
+#include "peer/drive_handshake.hpp"
 #include "peer/peer_protocol.hpp"
 #include "peer/receive_record.hpp"
 #include "protocol/line_io.hpp"
@@ -22,7 +23,8 @@ using asio::ip::tcp;
 using detail::use_tuple;
 
 namespace {
-constexpr auto handshake_time_limit = std::chrono::seconds(2);
+// Resolving and connecting, each; the handshake's own steps get as long.
+constexpr auto handshake_time_limit = peer::dialer_handshake::step_limit;
 constexpr std::size_t max_batch_bytes = std::size_t{64} * 1024;
 // The first retry after a failed dial, doubled each time up to
 // server_options::reconnect_interval.
@@ -144,46 +146,22 @@ asio::awaitable<bool> peer_link::connect()
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
 
+    peer::dialer_handshake handshake(me, neighbour_.name, owner_->herd.secret, owner_->herd.catch_up,
+                                     owner_->core.store, peer::make_nonce());
     detail::line_reader reader;
-    auto challenge_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
-    auto challenge = challenge_line ? peer::parse_challenge(*challenge_line) : std::nullopt;
-    if (!challenge) {
-        note_down("no valid challenge from the peer port");
+    auto drive = peer::drive_handshake(socket_, reader, handshake, stopped_);
+    const auto end = co_await std::move(drive);
+    if (end.what != peer::handshake_action::kind::done) {
+        if (end.failure.refused) {
+            ++owner_->stats.peer_links_refused;
+        }
+        if (!end.failure.cancelled) {
+            note_down(end.failure.reason);
+        }
         co_return false;
     }
-    if (challenge->acceptor != neighbour_.name) {
-        note_down("the peer port answers as " + escape_for_log(challenge->acceptor));
-        co_return false;
-    }
-    const std::string nonce = peer::make_nonce();
-    const auto& secret = owner_->herd.secret;
-    const std::string proof =
-        peer::make_proof(secret, peer::role::dialer, neighbour_.name, me, challenge->nonce, nonce);
-    std::string hello = peer::format_hello(me, nonce, proof);
-    if (!co_await detail::write_line(socket_, std::move(hello), handshake_time_limit)) {
-        note_down("could not send hello");
-        co_return false;
-    }
-    auto welcome_line = co_await detail::read_line(socket_, reader, handshake_time_limit, peer::max_handshake_line);
-    auto welcome = welcome_line ? peer::parse_welcome(*welcome_line) : std::nullopt;
-    if (!welcome) {
-        note_down(welcome_line ? "refused: " + escape_for_log(*welcome_line) : "no answer to hello");
-        ++owner_->stats.peer_links_refused;
-        co_return false;
-    }
-    const std::string expected =
-        peer::make_proof(secret, peer::role::acceptor, neighbour_.name, me, challenge->nonce, nonce);
-    if (!peer::proofs_equal(expected, welcome->proof)) {
-        note_down("its proof of membership does not match (is the same secret set on both?)");
-        ++owner_->stats.peer_links_refused;
-        co_return false;
-    }
-    // The neighbour's store differs from ours: it may have missed records
-    // while it or this link was down.
-    const auto& store = owner_->core.store;
-    const peer::store_summary ours{store.size(), store.digest()};
-    catch_up_ = owner_->herd.catch_up && welcome->store && *welcome->store != ours;
-    herd_acceptor_ = welcome->store.has_value();
+    catch_up_ = end.result.catch_up;
+    herd_acceptor_ = end.result.herd_acceptor;
     co_return true;
 }
 

@@ -1,0 +1,107 @@
+// Performs a handshake machine's actions (peer/handshake.hpp) on a socket
+// and feeds each result back: the I/O half of the handshake, shared by the
+// dialer (peer_link::connect) and the acceptor (handle_peer).
+#pragma once
+
+#include "peer/handshake.hpp"
+#include "protocol/line_reader.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <algorithm>
+#include <string>
+
+namespace herd::peer {
+
+// How a step of the handshake ended on the socket.
+enum class step_outcome { done, timed_out, closed };
+
+struct read_step {
+    step_outcome outcome = step_outcome::closed;
+    std::string line; // done: the line, without its '\n'
+};
+
+// One line within `limit`. A line of `max_bytes` with no '\n' yet ends the
+// step as a close does; bytes after the line stay in `reader` (the records
+// a dialer sends straight after its HELLO).
+boost::asio::awaitable<read_step> read_step_line(boost::asio::ip::tcp::socket& socket, detail::line_reader& reader,
+                                                 handshake_clock::duration limit, std::size_t max_bytes);
+
+// `line` and a '\n' within `limit`.
+boost::asio::awaitable<step_outcome> send_step_line(boost::asio::ip::tcp::socket& socket, std::string line,
+                                                    handshake_clock::duration limit);
+
+// Runs `machine` to its end (done or fail), which it returns; a fail's
+// REFUSED line, if any, is left to the caller to send once it has logged
+// the failure. Each step gets the action's limit, within the machine's
+// deadline from now. Once `stopped` is set the machine is cancelled before
+// the next result reaches it.
+template <typename Machine>
+boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::socket& socket,
+                                                         detail::line_reader& reader, Machine& machine,
+                                                         const bool& stopped)
+{
+    const auto started = handshake_clock::now();
+    const auto within_deadline = [&](handshake_clock::duration limit) {
+        if (Machine::deadline == handshake_clock::duration::max()) {
+            return limit;
+        }
+        const auto left = std::max(started + Machine::deadline - handshake_clock::now(), handshake_clock::duration{});
+        return std::min(limit, left);
+    };
+    if (stopped) {
+        machine.cancel();
+    }
+    auto next = machine.start();
+    for (;;) {
+        switch (next.what) {
+        case handshake_action::kind::done:
+        case handshake_action::kind::fail:
+            co_return next;
+        case handshake_action::kind::read: {
+            const auto limit = within_deadline(next.limit);
+            auto read = read_step_line(socket, reader, limit, next.max_bytes);
+            auto got = co_await std::move(read);
+            if (stopped) {
+                machine.cancel();
+            }
+            switch (got.outcome) {
+            case step_outcome::done:
+                next = machine.on_line(got.line);
+                break;
+            case step_outcome::timed_out:
+                next = machine.on_timeout();
+                break;
+            case step_outcome::closed:
+                next = machine.on_closed();
+                break;
+            }
+            break;
+        }
+        case handshake_action::kind::send: {
+            std::string line(next.line);
+            const auto limit = within_deadline(next.limit);
+            auto send = send_step_line(socket, std::move(line), limit);
+            const auto sent = co_await std::move(send);
+            if (stopped) {
+                machine.cancel();
+            }
+            switch (sent) {
+            case step_outcome::done:
+                next = machine.on_sent();
+                break;
+            case step_outcome::timed_out:
+                next = machine.on_timeout();
+                break;
+            case step_outcome::closed:
+                next = machine.on_closed();
+                break;
+            }
+            break;
+        }
+        }
+    }
+}
+
+} // namespace herd::peer
