@@ -36,9 +36,11 @@ std::vector<std::string> server_command::argv(std::string_view name, const std::
     std::vector<std::string> out;
     std::istringstream words(template_);
     for (std::string word; words >> word;) {
-        if (word == "{name}") {
-            word = name;
-        } else if (word == "{config}") {
+        // {name} anywhere in a word ("ip netns exec lab-{name} ..."), {config} alone.
+        for (auto at = word.find("{name}"); at != std::string::npos; at = word.find("{name}", at + name.size())) {
+            word.replace(at, 6, name);
+        }
+        if (word == "{config}") {
             word = config.string();
         }
         out.push_back(word);
@@ -60,8 +62,8 @@ void write_topology(const topology& herd, const std::filesystem::path& file, con
     std::ofstream out(file);
     out << "[herd]\nlog_dir = \"logs\"\n" << extra << "\n";
     for (const auto& s : herd.servers) {
-        out << "\n[servers." << s.name << "]\nport = " << s.port << "\npeer_port = " << s.peer_port
-            << "\nadmin_port = " << s.admin_port << "\nneighbors = [";
+        out << "\n[servers." << s.name << "]\nhost = \"" << s.host << "\"\nport = " << s.port
+            << "\npeer_port = " << s.peer_port << "\nadmin_port = " << s.admin_port << "\nneighbors = [";
         for (std::size_t i = 0; i < s.neighbors.size(); ++i) {
             out << (i == 0 ? "\"" : ", \"") << s.neighbors[i] << "\"";
         }
@@ -95,7 +97,8 @@ void process_herd::start(const std::string& name, const server_command& command)
     const auto ready = child->stdout_line(std::chrono::seconds(10));
     INFO("stderr: " << (ready ? std::string() : child->stderr_text()));
     REQUIRE(ready);
-    CHECK_THAT(*ready, Catch::StartsWith(name + ": clients on 127.0.0.1:" + std::to_string(port(name))));
+    CHECK_THAT(*ready,
+               Catch::StartsWith(name + ": clients on " + herd_.find(name)->host + ":" + std::to_string(port(name))));
     servers_[name] = std::move(child);
 }
 
