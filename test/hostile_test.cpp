@@ -10,6 +10,8 @@
 #include "support/net.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/logger.h>
@@ -439,9 +441,72 @@ TEST_CASE("a reconciliation with an empty neighbour goes in bounded pieces and c
                 most = std::max(most, side.kept.size() - before);
             }
             CHECK(side.kept.size() >= records);
-            CHECK(most <= 16384 + 64); // reconcile_options::max_records, and a leaf past it
-            CHECK(side.messages > records / 16384);
+            CHECK(most <= 65536 + 64); // reconcile_options::max_records, and a leaf past it
+            CHECK(side.messages > records / 65536);
             goloman.stop();
         },
         120s);
+}
+
+TEST_CASE("a link with a backlog that takes seven times peer_timeout to read stays up, its PINGs answered late",
+          "[hostile][peer][heartbeat]")
+{
+    run_async(
+        [](asio::io_context& io) -> asio::awaitable<void> {
+            const auto herd = two_servers("peer_timeout = 0.3\n");
+            fake_peer_port hands(io, herd.find("Hands")->peer_port);
+            server goloman(io, herd, "Goloman", test_options("Goloman"));
+            goloman.start();
+            client link(co_await hands.accept());
+            const bool welcomed = co_await welcome_as_hands(link, "0 0000000000000000");
+            REQUIRE(welcomed);
+            // About 2.4 MB of records, read by Hands at about 1 MB/s from
+            // the start: the link's queue stays busy for over two seconds,
+            // seven times peer_timeout.
+            constexpr int records = 10000;
+            const std::string pad(200, 'p');
+            auto feed = [&]() -> asio::awaitable<void> {
+                for (int part = 0; part < records / 1000; ++part) {
+                    std::string burst;
+                    for (int i = part * 1000; i < (part + 1) * 1000; ++i) {
+                        burst += "IAMAT c" + std::to_string(i) + pad + " +1+1 1\n";
+                    }
+                    co_await ask(goloman.client_port(), burst);
+                }
+            };
+            int received = 0;
+            int pings = 0;
+            bool closed = false;
+            auto read = [&]() -> asio::awaitable<void> {
+                asio::steady_timer slow(io);
+                // The PINGs come behind the backlog: read on until they do.
+                while (received < records || pings < 3) {
+                    const auto line = co_await link.read_line(2000ms);
+                    if (!line) {
+                        closed = true;
+                        co_return;
+                    }
+                    if (*line == peer::ping_line) {
+                        ++pings;
+                        const std::string pong = std::string(peer::pong_line) + "\n";
+                        co_await link.send(pong);
+                    } else if (line->starts_with("AT ")) {
+                        ++received;
+                        if (received % 40 == 0) { // about 10 KB
+                            slow.expires_after(10ms);
+                            co_await slow.async_wait(asio::use_awaitable);
+                        }
+                    }
+                }
+            };
+            using namespace asio::experimental::awaitable_operators;
+            co_await (feed() && read());
+            CHECK_FALSE(closed);
+            CHECK(received == records);
+            CHECK(pings >= 3);
+            CHECK(goloman.stats().peer_timeouts == 0);
+            CHECK(goloman.stats().peer_links_up == 1);
+            goloman.stop();
+        },
+        60s);
 }

@@ -14,6 +14,9 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/logger.h>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 
 namespace herd {
@@ -26,6 +29,8 @@ namespace {
 // Resolving and connecting, each; the handshake's own steps get as long.
 constexpr auto handshake_time_limit = peer::dialer_handshake::step_limit;
 constexpr std::size_t max_batch_bytes = std::size_t{64} * 1024;
+// The queued bytes past which acknowledgements count as signs of life.
+constexpr std::size_t backlog_bytes = std::size_t{64} * 1024;
 // The first retry after a failed dial, doubled each time up to
 // server_options::reconnect_interval.
 constexpr auto first_retry = std::chrono::milliseconds(100);
@@ -177,6 +182,8 @@ asio::awaitable<void> peer_link::serve()
     answers_.clear();
     reconciling_.reset();
     heard_ = clock::now();
+    acked_ = 0;
+    written_ = 0;
     auto next_ping = heard_ + heartbeat;
     auto next_anti_entropy = anti_entropy.count() > 0 ? heard_ + anti_entropy : clock::time_point::max();
     if (herd_acceptor_) {
@@ -210,6 +217,30 @@ asio::awaitable<void> peer_link::serve()
             }
             continue;
         }
+        // The heartbeat goes first, busy or not: a PONG is the only thing
+        // an acceptor sends unasked, so a link that only sent records for
+        // longer than peer_timeout would otherwise look dead once it drained.
+        const auto now = clock::now();
+        if (herd_acceptor_ && now - heard_ >= timeout && draining()) {
+            // A PONG waits behind everything sent before its PING: on a slow
+            // link a backlog that the neighbour's kernel keeps taking in is
+            // as good a sign of life.
+            heard_ = now;
+        }
+        if (herd_acceptor_ && now - heard_ >= timeout) {
+            ++owner_->stats.peer_timeouts;
+            note_down(fmt::format("no answer for {} ms", timeout.count()));
+            break;
+        }
+        if (herd_acceptor_ && now >= next_ping) {
+            next_ping = now + heartbeat;
+            const std::string ping = std::string(peer::ping_line) + "\n";
+            const bool sent = co_await send(ping);
+            if (!sent) {
+                break;
+            }
+            continue;
+        }
         if (!outbox_.empty()) {
             batch.clear();
             const auto count = outbox_.take(batch, max_batch_bytes);
@@ -224,7 +255,6 @@ asio::awaitable<void> peer_link::serve()
             co_await asio::post(owner_->executor, asio::use_awaitable);
             continue;
         }
-        const auto now = clock::now();
         if (repairs && !reconciling_ && (must_reconcile || outbox_.dirty() || now >= next_anti_entropy)) {
             // The queue has drained: the reconciliation covers every record
             // not queued so far, and what comes later is queued as usual.
@@ -233,20 +263,6 @@ asio::awaitable<void> peer_link::serve()
             start_reconciliation();
             const auto first = reconciling_->start();
             const bool sent = co_await send_message(first);
-            if (!sent) {
-                break;
-            }
-            continue;
-        }
-        if (herd_acceptor_ && now - heard_ >= timeout) {
-            ++owner_->stats.peer_timeouts;
-            note_down(fmt::format("no answer for {} ms", timeout.count()));
-            break;
-        }
-        if (herd_acceptor_ && now >= next_ping) {
-            next_ping = now + heartbeat;
-            const std::string ping = std::string(peer::ping_line) + "\n";
-            const bool sent = co_await send(ping);
             if (!sent) {
                 break;
             }
@@ -313,6 +329,24 @@ asio::awaitable<void> peer_link::read_answers()
     }
 }
 
+bool peer_link::draining()
+{
+    // Bytes the neighbour's kernel has acknowledged, and what is still
+    // queued on this side: acknowledgements that go on while a backlog of
+    // at least a piece waits mean the neighbour reads. A stopped one stops
+    // acknowledging once its receive buffer is full, and an idle link's
+    // PINGs are too short a backlog to count, so neither is kept alive.
+    // SIOCOUTQ: what this side's kernel still holds, unsent or unacknowledged.
+    int queued = 0;
+    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) {
+        return false;
+    }
+    const std::uint64_t acked = written_ - std::min<std::uint64_t>(written_, static_cast<std::uint64_t>(queued));
+    const bool progressed = acked > acked_;
+    acked_ = acked;
+    return progressed && static_cast<std::size_t>(queued) >= backlog_bytes;
+}
+
 asio::awaitable<bool> peer_link::send(const std::string& bytes)
 {
     // A neighbour that takes nothing for peer_timeout is hung or gone: the
@@ -321,6 +355,7 @@ asio::awaitable<bool> peer_link::send(const std::string& bytes)
     auto write = detail::write_bytes(socket_, bytes, limit);
     const bool written = co_await std::move(write);
     if (written) {
+        written_ += bytes.size();
         co_return true;
     }
     note_down(fmt::format("a write took over {} ms", owner_->herd.peer_timeout.count()));

@@ -52,6 +52,9 @@ private:
     void start_reconciliation();
     void finish_reconciliation();
     void wake() { wake_.cancel(); }
+    // The neighbour's kernel acknowledged more since the last call, with a
+    // backlog still queued: it is reading, however late its PONG.
+    bool draining();
     void note_down(const std::string& why);
 
     std::shared_ptr<server::state> owner_;
@@ -68,6 +71,8 @@ private:
     bool herd_acceptor_ = false; // its WELCOME had a store summary: it answers PING and reconciles
     bool reading_ = false;       // read_answers() is running
     clock::time_point heard_;    // the last line from the neighbour
+    std::uint64_t written_ = 0;  // bytes this link's writes handed to the kernel
+    std::uint64_t acked_ = 0;    // of those, acknowledged by the neighbour's, at the last draining()
     std::deque<peer::reconcile_message> answers_;
     std::unique_ptr<peer::store_view> view_;
     std::unique_ptr<peer::reconciliation> reconciling_; // none: no reconciliation under way

@@ -68,23 +68,6 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
     // The records are stored first, so that the lists and fingerprints
     // below already hold what the other side sent.
     reconcile_message out;
-    // A range whose records this side would send goes into this message
-    // only while the budget of records lasts. The rest is compared again,
-    // split where it can be, so that the other side asks for it in a later
-    // round: a message holds about max_records records however far apart
-    // the stores are. A range too deep to split goes anyway when it is the
-    // first, so each round makes progress.
-    std::uint64_t budget = options_.max_records;
-    bool charged = false;
-    // Whether a range whose records here cost `n` goes in.
-    const auto take = [&](const key_range& r, std::uint64_t n) {
-        if (n > budget && (charged || r.depth < options_.max_split_depth)) {
-            return false;
-        }
-        budget -= std::min(n, budget);
-        charged = true;
-        return true;
-    };
     const auto defer = [&](const key_range& r) {
         if (r.depth >= options_.max_split_depth) {
             out.compare.push_back({r, view_.of(r)});
@@ -95,96 +78,11 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
             out.compare.push_back({c, view_.of(c)});
         }
     };
-    // Which of `ranges` go in, each costing the records here whose hash is
-    // not in `theirs`. The index bounds that cost from above; only when the
-    // bound is past the budget is it counted, in one more walk.
-    const auto choose = [&](const std::vector<key_range>& ranges,
-                            const boost::unordered_flat_set<std::uint64_t>& theirs) {
-        std::vector<std::uint64_t> cost;
-        std::uint64_t bound = 0;
-        for (const auto& r : ranges) {
-            cost.push_back(view_.of(r).count);
-            bound += cost.back();
-        }
-        if (bound > budget) {
-            std::fill(cost.begin(), cost.end(), 0);
-            const range_set where(ranges);
-            view_.for_each_in(ranges, [&](std::uint64_t key, std::uint64_t hash, std::string_view) {
-                const auto at = where.find(key);
-                if (at && !theirs.contains(hash)) {
-                    ++cost[*at];
-                }
-            });
-        }
-        std::vector<bool> chosen(ranges.size());
-        for (std::size_t i = 0; i < ranges.size(); ++i) {
-            chosen[i] = take(ranges[i], cost[i]);
-            if (!chosen[i]) {
-                defer(ranges[i]);
-            }
-        }
-        return chosen;
-    };
-    const auto only = [](const std::vector<key_range>& ranges, const std::vector<bool>& chosen) {
-        std::vector<key_range> some;
-        for (std::size_t i = 0; i < ranges.size(); ++i) {
-            if (chosen[i]) {
-                some.push_back(ranges[i]);
-            }
-        }
-        return some;
-    };
-    if (!in.pushed.empty()) {
-        boost::unordered_flat_set<std::uint64_t> theirs;
-        theirs.reserve(in.records.size());
-        for (const auto& line : in.records) {
-            theirs.insert(record_hash(line));
-        }
-        const auto sending = only(in.pushed, choose(in.pushed, theirs));
-        if (!sending.empty()) {
-            view_.for_each_in(sending, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
-                if (!theirs.contains(hash)) {
-                    out.records.emplace_back(line);
-                }
-            });
-        }
-    }
-    if (!in.wanted.empty() && !offered_.empty()) {
-        const boost::unordered_flat_set<std::uint64_t> wanted(in.wanted.begin(), in.wanted.end());
-        view_.for_each_in(offered_, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
-            if (wanted.contains(hash)) {
-                out.records.emplace_back(line);
-            }
-        });
-    }
-    if (!in.offered.empty()) {
-        std::vector<key_range> ranges;
-        boost::unordered_flat_set<std::uint64_t> listed;
-        for (const auto& offer : in.offered) {
-            ranges.push_back(offer.range);
-            listed.insert(offer.hashes.begin(), offer.hashes.end());
-        }
-        const auto chosen = choose(ranges, listed);
-        const auto sending = only(ranges, chosen);
-        // Their lists, for the ranges that go in: what this side holds is
-        // struck off as the walk passes it, and what is left it lacks.
-        boost::unordered_flat_set<std::uint64_t> theirs;
-        for (std::size_t i = 0; i < ranges.size(); ++i) {
-            if (chosen[i]) {
-                theirs.insert(in.offered[i].hashes.begin(), in.offered[i].hashes.end());
-            }
-        }
-        if (!sending.empty()) {
-            // One walk of the store for every range offered.
-            view_.for_each_in(sending, [&](std::uint64_t, std::uint64_t hash, std::string_view line) {
-                if (theirs.erase(hash) == 0) {
-                    out.records.emplace_back(line);
-                }
-            });
-        }
-        out.wanted.assign(theirs.begin(), theirs.end());
-    }
-    offered_.clear();
+
+    // What to do with each range compared: offer it, push it (if the
+    // budget allows, below), or compare its parts. No walk needed.
+    std::vector<key_range> offering;
+    std::vector<key_range> pushing;
     for (const auto& [range, remote] : in.compare) {
         const fingerprint local = view_.of(range);
         if (local == remote) {
@@ -194,30 +92,119 @@ std::optional<reconcile_message> reconciliation::answer(const reconcile_message&
         // where only the other side does: either way what travels is about
         // the size of the difference.
         if (local.count <= options_.leaf_records || range.depth >= options_.max_split_depth) {
-            offered_.push_back(range);
-            continue;
+            offering.push_back(range);
+        } else if (remote.count <= options_.leaf_records) {
+            pushing.push_back(range);
+        } else {
+            defer(range);
         }
-        if (remote.count <= options_.leaf_records && take(range, local.count)) {
-            out.pushed.push_back(range);
-            continue;
-        }
-        defer(range);
     }
-    if (!out.pushed.empty()) {
-        view_.for_each_in(out.pushed,
-                          [&](std::uint64_t, std::uint64_t, std::string_view line) { out.records.emplace_back(line); });
+
+    // One walk of the store for everything this message needs: the store
+    // is large and a walk touches every record, so each record is looked
+    // at once, and sorted into what it is needed for.
+    std::vector<key_range> offered_ranges;
+    boost::unordered_flat_set<std::uint64_t> listed; // the hashes of their offers
+    for (const auto& offer : in.offered) {
+        offered_ranges.push_back(offer.range);
+        listed.insert(offer.hashes.begin(), offer.hashes.end());
     }
-    if (!offered_.empty()) {
-        const range_set offering(offered_);
-        for (const auto& r : offered_) {
-            out.offered.push_back({r, {}});
+    boost::unordered_flat_set<std::uint64_t> pushed_to_us; // their records in the ranges they pushed
+    if (!in.pushed.empty()) {
+        pushed_to_us.reserve(in.records.size());
+        for (const auto& line : in.records) {
+            pushed_to_us.insert(record_hash(line));
         }
-        view_.for_each_in(offered_, [&](std::uint64_t key, std::uint64_t hash, std::string_view) {
-            if (const auto at = offering.find(key)) {
-                out.offered[*at].hashes.push_back(hash);
+    }
+    const boost::unordered_flat_set<std::uint64_t> wanted(in.wanted.begin(), in.wanted.end());
+    const range_set in_pushed(in.pushed);
+    const range_set in_offered(offered_ranges);
+    const range_set in_wanted(wanted.empty() ? std::vector<key_range>{} : offered_);
+    const range_set in_pushing(pushing);
+    const range_set in_offering(offering);
+    for (const auto& r : offering) {
+        out.offered.push_back({r, {}});
+    }
+    // Per range: the records this side would send there.
+    std::vector<std::vector<std::string_view>> back_pushed(in.pushed.size());
+    std::vector<std::vector<std::string_view>> back_offered(offered_ranges.size());
+    std::vector<std::vector<std::string_view>> to_push(pushing.size());
+    boost::unordered_flat_set<std::uint64_t> held; // of `listed`, what this side holds
+    std::vector<key_range> all = in.pushed;
+    all.insert(all.end(), offered_ranges.begin(), offered_ranges.end());
+    if (!wanted.empty()) {
+        all.insert(all.end(), offered_.begin(), offered_.end());
+    }
+    all.insert(all.end(), pushing.begin(), pushing.end());
+    all.insert(all.end(), offering.begin(), offering.end());
+    if (!all.empty()) {
+        view_.for_each_in(all, [&](std::uint64_t key, std::uint64_t hash, std::string_view line) {
+            if (const auto i = in_pushed.find(key); i && !pushed_to_us.contains(hash)) {
+                back_pushed[*i].push_back(line);
+            }
+            if (const auto i = in_offered.find(key)) {
+                if (listed.contains(hash)) {
+                    held.insert(hash);
+                } else {
+                    back_offered[*i].push_back(line);
+                }
+            }
+            if (!wanted.empty() && in_wanted.contains(key) && wanted.contains(hash)) {
+                out.records.emplace_back(line);
+            }
+            if (const auto i = in_pushing.find(key)) {
+                to_push[*i].push_back(line);
+            }
+            if (const auto i = in_offering.find(key)) {
+                out.offered[*i].hashes.push_back(hash);
             }
         });
     }
+
+    // A range whose records this side would send goes into this message
+    // only while the budget of records lasts. The rest is compared again,
+    // split where it can be, so that the other side asks for it in a later
+    // round: a message holds about max_records records however far apart
+    // the stores are. A range too deep to split goes anyway when it is the
+    // first, so each round makes progress. (Records asked for by hash are
+    // few a range, and always go.)
+    std::uint64_t budget = options_.max_records;
+    bool charged = false;
+    const auto take = [&](const key_range& r, const std::vector<std::string_view>& records) {
+        const std::uint64_t n = records.size();
+        if (n > budget && (charged || r.depth < options_.max_split_depth)) {
+            return false;
+        }
+        budget -= std::min(n, budget);
+        charged = true;
+        out.records.insert(out.records.end(), records.begin(), records.end());
+        return true;
+    };
+    for (std::size_t i = 0; i < in.pushed.size(); ++i) {
+        if (!take(in.pushed[i], back_pushed[i])) {
+            defer(in.pushed[i]);
+        }
+    }
+    for (std::size_t i = 0; i < in.offered.size(); ++i) {
+        if (!take(offered_ranges[i], back_offered[i])) {
+            defer(offered_ranges[i]);
+            continue;
+        }
+        // What is left of their list is what this side lacks.
+        for (const auto hash : in.offered[i].hashes) {
+            if (!held.contains(hash)) {
+                out.wanted.push_back(hash);
+            }
+        }
+    }
+    for (std::size_t i = 0; i < pushing.size(); ++i) {
+        if (take(pushing[i], to_push[i])) {
+            out.pushed.push_back(pushing[i]);
+        } else {
+            defer(pushing[i]);
+        }
+    }
+    offered_ = std::move(offering);
     return out;
 }
 

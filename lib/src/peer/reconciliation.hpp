@@ -117,8 +117,8 @@ struct reconcile_options {
     // The records a message carries, about: a range that would take it past
     // this is compared again, in its sixteen parts, and sent in later rounds.
     // So neither side ever holds more than about this many records to send,
-    // however far apart the stores are (16,384 AT lines: about 4 MB).
-    std::uint64_t max_records = 16384;
+    // however far apart the stores are (65,536 AT lines: about 16 MB).
+    std::uint64_t max_records = 65536;
 };
 
 // A set of ranges to test keys against in one step per depth, for walking

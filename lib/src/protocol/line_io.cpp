@@ -5,6 +5,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
+
 namespace herd::detail {
 
 namespace asio = boost::asio;
@@ -48,9 +50,19 @@ asio::awaitable<bool> write_line(asio::ip::tcp::socket& socket, std::string line
 asio::awaitable<bool> write_bytes(asio::ip::tcp::socket& socket, const std::string& bytes,
                                   std::chrono::steady_clock::duration limit)
 {
-    auto write = asio::async_write(socket, asio::buffer(bytes), use_tuple);
-    auto result = co_await within(std::move(write), limit);
-    co_return result && !std::get<0>(*result);
+    // In pieces, each with the whole limit: a slow neighbour that keeps
+    // reading is not cut off in the middle of a long message, a stalled one
+    // is, within `limit`.
+    constexpr std::size_t piece = std::size_t{64} * 1024;
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+        const std::size_t n = std::min(piece, bytes.size() - at);
+        auto write = asio::async_write(socket, asio::buffer(bytes.data() + at, n), use_tuple);
+        auto result = co_await within(std::move(write), limit);
+        if (!result || std::get<0>(*result)) {
+            co_return false;
+        }
+    }
+    co_return true;
 }
 
 } // namespace herd::detail

@@ -22,8 +22,9 @@ boost::asio::awaitable<std::optional<std::string>> read_line(boost::asio::ip::tc
 boost::asio::awaitable<bool> write_line(boost::asio::ip::tcp::socket& socket, std::string line,
                                         std::chrono::steady_clock::duration limit);
 
-// Writes all of `bytes`; false on error or time-out (a neighbour that
-// reads nothing for `limit` is as good as gone).
+// Writes all of `bytes`, 64 KiB at a time, each piece within `limit`;
+// false on error or time-out (a neighbour that takes nothing for `limit`
+// is as good as gone, however long the whole write).
 boost::asio::awaitable<bool> write_bytes(boost::asio::ip::tcp::socket& socket, const std::string& bytes,
                                          std::chrono::steady_clock::duration limit);
 
