@@ -66,6 +66,7 @@ TEST_CASE("admin /status: links up and down with since-when, counters, store siz
         const auto status = co_await get_json(admin, "/status");
         CHECK(status.at("server") == "Goloman");
         CHECK(status.at("store_size").as_int64() == 1);
+        CHECK(status.at("store_digest").as_string().size() == 16);
         CHECK(status.at("counters").at("iamat").as_int64() == 1);
         CHECK(status.at("counters").at("peer_records_queued").as_int64() == 3);
         const auto& links = status.at("links").as_object();
