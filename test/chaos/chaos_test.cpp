@@ -1,12 +1,14 @@
 // The chaos test: five herd-server processes, every link between them
-// through a fault proxy, a load of IAMATs to random servers, and three
-// kinds of trouble at once, at random: up to three servers SIGKILLed
-// together and started again (never all five down: at most three killed
-// and one stopped), a server SIGSTOPped and SIGCONTed, and the two links
-// between a pair of neighbours cut at the proxy and passed again. When the
-// load stops and every server is back, every server's /clients must be the
-// same, and hold for every client a record at least as new as the newest
-// IAMAT that got an AT reply. `herd-chaos --seconds N` (scripts/chaos).
+// through a fault proxy, a load of IAMATs to random servers (single ones,
+// and pipelined batches past the small peer queues this herd is given),
+// and three kinds of trouble at once, at random: up to three servers
+// SIGKILLed together and started again (never all five down: at most three
+// killed and one stopped), a server SIGSTOPped and SIGCONTed, and the two
+// links between a pair of neighbours cut at the proxy and passed again.
+// When the load stops and every server is back, every server's /clients
+// must be the same, and hold for every client a record at least as new as
+// the newest IAMAT that got an AT reply. `herd-chaos --seconds N`
+// (scripts/chaos).
 // HERD_TEST_EXTRA_TOML adds [herd] keys (as in convergence_test.cpp):
 // 'catch_up = false' shows what the repair is for.
 #define CATCH_CONFIG_RUNNER
@@ -49,6 +51,7 @@ struct tally {
     std::uint64_t most_killed = 0;  // the most killed at once
     std::uint64_t stops = 0;        // SIGSTOP and, later, SIGCONT
     std::uint64_t cuts = 0;         // a pair's links cut at the proxies and passed again
+    std::uint64_t batches = 0;      // pipelined batches answered, fully or in part
     std::set<std::string> busy;     // killed or stopped now: no other trouble for them
     std::map<std::string, std::int64_t> newest_acked; // client -> client time (seconds)
     std::int64_t next_time = 1'700'000'000;
@@ -98,6 +101,53 @@ asio::awaitable<void> pause_for(asio::steady_timer& pause, std::chrono::millisec
 {
     pause.expires_after(d);
     co_await pause.async_wait(asio::use_awaitable);
+}
+
+// Pipelined batches of IAMATs for a pool of other clients, each batch at a
+// random server: past the chaos herd's small peer queues, so links overflow
+// and must reconcile. Replies come in order, so the AT lines that came back
+// are the first IAMATs of the batch.
+constexpr int batch_size = 1500;
+constexpr int batch_pool = 15000;
+
+asio::awaitable<void> bursts(asio::io_context& io, process_herd& herd, tally& t,
+                             std::chrono::steady_clock::time_point until, unsigned seed)
+{
+    std::mt19937 random(seed);
+    asio::steady_timer pause(io);
+    int next_client = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        co_await pause_for(pause, std::chrono::milliseconds(100 + random() % 400));
+        const auto server = everyone[random() % everyone.size()];
+        std::string batch;
+        std::vector<std::pair<std::string, std::int64_t>> sent;
+        for (int i = 0; i < batch_size; ++i) {
+            std::string client = "b" + std::to_string(next_client++ % batch_pool);
+            const std::int64_t time = t.next_time++;
+            batch += "IAMAT " + client + " +34-118 " + std::to_string(time) + "\n";
+            sent.emplace_back(std::move(client), time);
+        }
+        t.sent += sent.size();
+        std::string replies;
+        try {
+            auto asked = ask(herd.port(server), batch);
+            replies = co_await std::move(asked);
+        } catch (const boost::system::system_error&) {
+            continue;
+        }
+        ++t.batches;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < sent.size(); ++i) {
+            const auto end = replies.find('\n', at);
+            if (end == std::string::npos || replies.compare(at, 3, "AT ") != 0) {
+                break;
+            }
+            at = end + 1;
+            ++t.acknowledged;
+            auto& newest = t.newest_acked[sent[i].first];
+            newest = std::max(newest, sent[i].second);
+        }
+    }
 }
 
 // One to three servers SIGKILLed at once, then started again.
@@ -183,6 +233,9 @@ TEST_CASE("chaos: kills of up to three with stops and cut links under load lose 
     if (const char* more = std::getenv("HERD_TEST_EXTRA_TOML")) {
         extra = std::string(more) + "\n";
     }
+    // The smallest peer queues (about 800 records): the batches overflow
+    // them, so the herd converges only if overflow is repaired.
+    extra += "[limits]\npeer_queue_bytes = 65536\n";
     process_herd herd(on_free_ports(default_topology()), herd_server_command(), extra);
     // Every link, both ways, through a proxy of its own.
     proxy_host proxies;
@@ -209,11 +262,12 @@ TEST_CASE("chaos: kills of up to three with stops and cut links under load lose 
             auto kills = killer(io, herd, t, until, base_seed);
             auto stops = stopper(io, herd, t, until, base_seed + 100);
             auto cuts = cutter(io, links, t, until, base_seed + 200);
+            auto batches = bursts(io, herd, t, until, base_seed + 300);
             auto group = load(herd, t, until, base_seed + 1) && load(herd, t, until, base_seed + 2) &&
                          load(herd, t, until, base_seed + 3) && load(herd, t, until, base_seed + 4) &&
                          load(herd, t, until, base_seed + 5) && load(herd, t, until, base_seed + 6) &&
                          load(herd, t, until, base_seed + 7) && load(herd, t, until, base_seed + 8) &&
-                         std::move(kills) && std::move(stops) && std::move(cuts);
+                         std::move(kills) && std::move(stops) && std::move(cuts) && std::move(batches);
             co_await std::move(group);
         },
         std::chrono::seconds(seconds_to_run + 60));
@@ -253,11 +307,12 @@ TEST_CASE("chaos: kills of up to three with stops and cut links under load lose 
         }
     }
     std::printf("chaos: %d s, updates sent %llu, acknowledged %llu, kills %llu in %llu rounds (at most %llu at once), "
-                "stops %llu, cuts %llu, lost %llu, stores identical: %s (%lld ms after the load stopped)\n",
+                "stops %llu, cuts %llu, batches %llu, lost %llu, stores identical: %s (%lld ms after the load stopped)\n",
                 seconds_to_run, static_cast<unsigned long long>(t.sent),
                 static_cast<unsigned long long>(t.acknowledged), static_cast<unsigned long long>(t.kills),
                 static_cast<unsigned long long>(t.kill_rounds), static_cast<unsigned long long>(t.most_killed),
                 static_cast<unsigned long long>(t.stops), static_cast<unsigned long long>(t.cuts),
+                static_cast<unsigned long long>(t.batches),
                 static_cast<unsigned long long>(lost), identical ? "yes" : "no", static_cast<long long>(took.count()));
     CHECK(identical);
     CHECK(lost == 0);
