@@ -2,12 +2,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <list>
 #include <string>
 
@@ -292,6 +294,36 @@ void fault_proxy::black_hole()
 void fault_proxy::cut()
 {
     post_mode(state_, {mode_kind::cut});
+}
+
+proxy_host::proxy_host() : work_(io_.get_executor())
+{
+    auto ran = std::make_shared<std::promise<void>>();
+    ran_ = ran->get_future();
+    thread_ = std::thread([this, ran] {
+        io_.run();
+        ran->set_value();
+    });
+}
+
+proxy_host::~proxy_host()
+{
+    // Each proxy closes its sockets on the loop; once they have, nothing is
+    // left to run and the loop returns. A relay that still hangs on is not
+    // waited for past a few seconds.
+    proxies_.clear();
+    work_.reset();
+    if (ran_.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        io_.stop();
+    }
+    thread_.join();
+}
+
+fault_proxy& proxy_host::add(std::uint16_t target_port)
+{
+    const tcp::endpoint target(asio::ip::make_address("127.0.0.1"), target_port);
+    proxies_.push_back(std::make_unique<fault_proxy>(io_.get_executor(), target));
+    return *proxies_.back();
 }
 
 } // namespace herd::test

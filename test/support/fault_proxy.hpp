@@ -14,13 +14,18 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
+#include <thread>
+#include <vector>
 
 namespace herd::test {
 
@@ -51,6 +56,27 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<std::uint64_t>& forwarded_;
     std::atomic<std::uint64_t>& connections_;
+};
+
+// Fault proxies on a thread of their own, for a test whose thread blocks
+// on processes (a herd-server's ready line, a herd-load run) while the
+// proxies relay. Each lives until the host goes.
+class proxy_host {
+public:
+    proxy_host();
+    ~proxy_host();
+    proxy_host(const proxy_host&) = delete;
+    proxy_host& operator=(const proxy_host&) = delete;
+
+    // A new proxy relaying to 127.0.0.1:`target_port`.
+    fault_proxy& add(std::uint16_t target_port);
+
+private:
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    std::vector<std::unique_ptr<fault_proxy>> proxies_;
+    std::future<void> ran_; // ready when the loop has returned
+    std::thread thread_;
 };
 
 } // namespace herd::test

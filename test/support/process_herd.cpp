@@ -5,7 +5,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cctype>
 
 #include <fstream>
 #include <random>
@@ -75,9 +79,37 @@ void write_topology(const topology& herd, const std::filesystem::path& file, con
 
 process_herd::process_herd(topology herd, server_command command, const std::string& extra_toml,
                            std::vector<std::string> env)
-    : herd_(std::move(herd)), command_(std::move(command)), dir_(scratch_dir("herd-e2e-")), env_(std::move(env))
+    : herd_(std::move(herd)), command_(std::move(command)), dir_(scratch_dir("herd-e2e-")), env_(std::move(env)),
+      extra_toml_(extra_toml)
 {
     write_topology(herd_, dir_ / "herd.toml", extra_toml);
+}
+
+void process_herd::route(const std::string& dialler, const std::string& neighbour, std::uint16_t port)
+{
+    REQUIRE(herd_.find(dialler) != nullptr);
+    REQUIRE(herd_.find(neighbour) != nullptr);
+    routes_[dialler][neighbour] = port;
+    // Only the dialler's own file changes: the neighbour still listens on
+    // its peer port, where the proxy relays.
+    topology seen = herd_;
+    for (auto& s : seen.servers) {
+        if (auto it = routes_[dialler].find(s.name); it != routes_[dialler].end()) {
+            s.peer_port = it->second;
+        }
+    }
+    write_topology(seen, config_of(dialler), extra_toml_);
+}
+
+void process_herd::route_pair(const std::string& a, const std::string& b, std::uint16_t a_to_b, std::uint16_t b_to_a)
+{
+    route(a, b, a_to_b);
+    route(b, a, b_to_a);
+}
+
+std::filesystem::path process_herd::config_of(const std::string& name) const
+{
+    return routes_.contains(name) ? dir_ / (name + ".toml") : config();
 }
 
 process_herd::~process_herd()
@@ -93,7 +125,7 @@ void process_herd::start(const std::string& name)
 
 void process_herd::start(const std::string& name, const server_command& command)
 {
-    auto child = std::make_unique<child_process>(command.argv(name, dir_ / "herd.toml"), dir_, env_);
+    auto child = std::make_unique<child_process>(command.argv(name, config_of(name)), dir_, env_);
     const auto ready = child->stdout_line(std::chrono::seconds(10));
     INFO("stderr: " << (ready ? std::string() : child->stderr_text()));
     REQUIRE(ready);
@@ -130,6 +162,127 @@ asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, 
         }
         pause.expires_after(std::chrono::milliseconds(20));
         co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<boost::json::value> admin_json(std::uint16_t admin_port, std::string path)
+{
+    const std::string request =
+        "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    auto asked = ask(admin_port, request);
+    const std::string raw = co_await std::move(asked);
+    const auto body = raw.find("\r\n\r\n");
+    INFO("admin " << path << ": " << raw.substr(0, 200));
+    REQUIRE(raw.rfind("HTTP/1.1 200", 0) == 0);
+    REQUIRE(body != std::string::npos);
+    co_return boost::json::parse(raw.substr(body + 4));
+}
+
+namespace {
+
+std::string percent_encode(std::string_view text)
+{
+    std::string out;
+    for (const unsigned char c : text) {
+        if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            constexpr const char* hex = "0123456789ABCDEF";
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+store_summary summary_of(const boost::json::value& status)
+{
+    const auto& o = status.as_object();
+    return {o.at("store_size").to_number<std::uint64_t>(), std::string(o.at("store_digest").as_string())};
+}
+
+} // namespace
+
+asio::awaitable<std::optional<std::chrono::milliseconds>>
+stores_identical(const process_herd& herd, std::vector<std::string> names, std::chrono::milliseconds limit,
+                 std::uint64_t size, std::map<std::string, store_summary>* last, std::chrono::milliseconds every)
+{
+    const auto started = std::chrono::steady_clock::now();
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    std::map<std::string, store_summary> seen;
+    for (;;) {
+        for (const auto& name : names) {
+            auto get = admin_json(herd.admin_port(name), "/status");
+            const auto status = co_await std::move(get);
+            seen[name] = summary_of(status);
+        }
+        const auto& first = seen.begin()->second;
+        const bool same = std::all_of(seen.begin(), seen.end(), [&](const auto& s) { return s.second == first; });
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        if (same && (size == 0 || first.size == size)) {
+            if (last != nullptr) {
+                *last = seen;
+            }
+            co_return took;
+        }
+        if (took >= limit) {
+            if (last != nullptr) {
+                *last = seen;
+            }
+            for (const auto& [name, s] : seen) {
+                UNSCOPED_INFO(name << ": " << s.size << " clients, digest " << s.digest);
+            }
+            co_return std::nullopt;
+        }
+        pause.expires_after(every);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<std::optional<std::chrono::milliseconds>> link_reads(const process_herd& herd, std::string name,
+                                                                     std::string neighbour, bool up,
+                                                                     std::chrono::milliseconds limit)
+{
+    const auto started = std::chrono::steady_clock::now();
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    for (;;) {
+        auto get = admin_json(herd.admin_port(name), "/status");
+        const auto status = co_await std::move(get);
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        if (status.at("links").at(neighbour).at("up").as_bool() == up) {
+            co_return took;
+        }
+        if (took >= limit) {
+            co_return std::nullopt;
+        }
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<boost::json::object> all_clients(std::uint16_t admin_port, std::size_t page)
+{
+    boost::json::object all;
+    std::string after;
+    for (;;) {
+        std::string path = "/clients?limit=" + std::to_string(page);
+        if (!after.empty()) {
+            path += "&after=" + percent_encode(after);
+        }
+        auto get = admin_json(admin_port, path);
+        auto piece = co_await std::move(get);
+        auto& o = piece.as_object();
+        const std::size_t n = o.size();
+        for (auto& [id, record] : o) {
+            after = std::string(id);
+            all.emplace(id, std::move(record));
+        }
+        if (n < page) {
+            co_return all;
+        }
     }
 }
 

@@ -7,12 +7,15 @@
 #include "support/process.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,9 +54,22 @@ public:
     void start(const std::string& name, const server_command& command);
     void start_all();
 
+    // From now on `dialler` dials `neighbour`'s peer port at `port` (a
+    // fault proxy's, relaying to the real one) instead: it gets a topology
+    // file of its own, the same but for that port. Takes effect when
+    // `dialler` is next started.
+    void route(const std::string& dialler, const std::string& neighbour, std::uint16_t port);
+    // Both ways between `a` and `b`, each server dialling the other's proxy
+    // (`a_to_b` relays to b's peer port, `b_to_a` to a's).
+    void route_pair(const std::string& a, const std::string& b, std::uint16_t a_to_b, std::uint16_t b_to_a);
+    std::uint16_t peer_port(std::string_view name) const { return herd_.find(name)->peer_port; }
+    bool running(const std::string& name) const { return servers_.contains(name); }
+
     child_process& process(const std::string& name) { return *servers_.at(name); }
     void forget(const std::string& name) { servers_.erase(name); }
     std::filesystem::path config() const { return dir_ / "herd.toml"; }
+    // The file `name` is started with: config(), unless route() gave it one.
+    std::filesystem::path config_of(const std::string& name) const;
     std::uint16_t port(std::string_view name) const { return herd_.find(name)->port; }
     std::uint16_t admin_port(std::string_view name) const { return herd_.find(name)->admin_port; }
     std::string log_of(const std::string& name) const;
@@ -64,8 +80,39 @@ private:
     server_command command_;
     std::filesystem::path dir_;
     std::vector<std::string> env_;
+    std::string extra_toml_;
+    std::map<std::string, std::map<std::string, std::uint16_t>> routes_; // dialler -> neighbour -> port
     std::map<std::string, std::unique_ptr<child_process>> servers_;
 };
+
+// One server's store as its /status shows it: equal summaries, equal
+// stores (the digest does not depend on the order records came in).
+struct store_summary {
+    std::uint64_t size = 0;
+    std::string digest;
+    bool operator==(const store_summary&) const = default;
+};
+
+// GET `path` on an admin port: the body, parsed.
+boost::asio::awaitable<boost::json::value> admin_json(std::uint16_t admin_port, std::string path);
+
+// Polls each of `names`' /status every `every` until all show the same
+// store (and, if `size` is not 0, of that size), or `limit` passes. The
+// time it took, or nothing. `last` gets the summaries last seen.
+boost::asio::awaitable<std::optional<std::chrono::milliseconds>>
+stores_identical(const process_herd& herd, std::vector<std::string> names, std::chrono::milliseconds limit,
+                 std::uint64_t size = 0, std::map<std::string, store_summary>* last = nullptr,
+                 std::chrono::milliseconds every = std::chrono::milliseconds(50));
+
+// Polls `name`'s /status until its link to `neighbour` reads `up`, or
+// `limit` passes; the time it took, or nothing.
+boost::asio::awaitable<std::optional<std::chrono::milliseconds>>
+link_reads(const process_herd& herd, std::string name, std::string neighbour, bool up,
+           std::chrono::milliseconds limit);
+
+// Every client of one server's /clients, fetched in pages of `page`
+// (?after=ID&limit=N), as one object.
+boost::asio::awaitable<boost::json::object> all_clients(std::uint16_t admin_port, std::size_t page = 20000);
 
 // Another process's store can only be seen through its client port, so
 // this asks WHATSAT every 20 ms until the AT line is `at_line`.
