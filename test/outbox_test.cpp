@@ -48,8 +48,10 @@ TEST_CASE("an overflow is reported once an episode, and the repair covers every 
     box.came_up();
     box.start_repair();
     CHECK(box.offer(line(60)) == outbox::offered::queued);
+    CHECK_FALSE(box.overflowed());
     CHECK(box.offer(line(60)) == outbox::offered::overflowed); // 61 + 61 > 100
     CHECK(box.dirty());
+    CHECK(box.overflowed()); // this link must repair it itself
     CHECK(box.offer(line(60)) == outbox::offered::dropped);
     CHECK(box.offer(line(60)) == outbox::offered::dropped);
     CHECK(box.bytes() == 61); // memory stays bounded
@@ -72,6 +74,7 @@ TEST_CASE("a link that goes down keeps its queue and owes a reconciliation", "[o
     box.went_down();
     CHECK_FALSE(box.up());
     CHECK(box.dirty());
+    CHECK_FALSE(box.overflowed()); // either link of the pair may repair an outage
     CHECK(box.bytes() == 11);
     // Queued while down too, within the bound.
     CHECK(box.offer(line(10)) == outbox::offered::queued);

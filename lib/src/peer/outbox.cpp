@@ -13,9 +13,10 @@ outbox::offered outbox::offer(std::shared_ptr<const std::string> at_line)
         return offered::queued;
     }
     ++owed_;
-    if (dirty_) {
+    if (overflowed_) {
         return offered::dropped;
     }
+    overflowed_ = true;
     dirty_ = true;
     return offered::overflowed;
 }
@@ -43,6 +44,7 @@ void outbox::went_down() noexcept
 std::uint64_t outbox::start_repair() noexcept
 {
     dirty_ = false;
+    overflowed_ = false;
     return std::exchange(owed_, 0);
 }
 

@@ -43,7 +43,12 @@ public:
 
     bool empty() const noexcept { return lines_.empty(); }
     std::size_t bytes() const noexcept { return bytes_; }
+    // Something may be missing at the neighbour: a record not queued, or
+    // writes lost with a link that went down.
     bool dirty() const noexcept { return dirty_; }
+    // A record was not queued since the last repair: this link must
+    // reconcile, whichever of the pair usually does.
+    bool overflowed() const noexcept { return overflowed_; }
     bool up() const noexcept { return up_; }
 
 private:
@@ -52,6 +57,7 @@ private:
     std::size_t bytes_ = 0;
     bool up_ = false;
     bool dirty_ = true; // nothing is known of the neighbour before its first reconciliation
+    bool overflowed_ = false;
     std::uint64_t owed_ = 0;
 };
 

@@ -196,8 +196,13 @@ asio::awaitable<void> peer_link::serve()
         });
     }
     // A fresh link reconciles whatever the summary said: what went missing
-    // while it was down may lie on either side.
-    bool must_reconcile = repairs && (catch_up_ || outbox_.dirty());
+    // while it was down may lie on either side. Reconciliation goes both
+    // ways, so of the two links between a pair one is enough to repair an
+    // outage: the one dialled by the server whose name sorts first, which
+    // also runs the anti-entropy. A link whose own queue overflowed
+    // repairs that itself.
+    const bool leads = owner_->me.name < neighbour_.name;
+    bool must_reconcile = repairs && (outbox_.overflowed() || (leads && (catch_up_ || outbox_.dirty())));
     std::string batch;
     while (!stopped_ && (reading_ || !herd_acceptor_)) {
         if (reconciling_ && !answers_.empty()) {
@@ -255,7 +260,8 @@ asio::awaitable<void> peer_link::serve()
             co_await asio::post(owner_->executor, asio::use_awaitable);
             continue;
         }
-        if (repairs && !reconciling_ && (must_reconcile || outbox_.dirty() || now >= next_anti_entropy)) {
+        if (repairs && !reconciling_ &&
+            (must_reconcile || outbox_.overflowed() || (leads && now >= next_anti_entropy))) {
             // The queue has drained: the reconciliation covers every record
             // not queued so far, and what comes later is queued as usual.
             must_reconcile = false;
@@ -270,7 +276,7 @@ asio::awaitable<void> peer_link::serve()
         }
         auto until = herd_acceptor_ ? std::min(next_ping, heard_ + timeout) : clock::time_point::max();
         if (repairs) {
-            until = std::min(until, next_anti_entropy);
+            until = std::min(until, leads ? next_anti_entropy : clock::time_point::max());
         }
         wake_.expires_at(until);
         co_await wake_.async_wait(use_tuple);
