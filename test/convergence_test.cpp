@@ -145,8 +145,9 @@ std::uint64_t store_size_of(const process_herd& herd, const std::string& name)
 // within `limit`, and prints how long it took and what was repaired. One
 // that fails is watched a while longer, to say how late it was.
 void expect_identical(const process_herd& herd, const std::vector<std::string>& names, std::uint64_t size,
-                      std::chrono::milliseconds limit, const char* test)
+                      std::chrono::milliseconds issue_limit, const char* test)
 {
+    const auto limit = issue_limit * time_scale;
     constexpr auto overtime = std::chrono::seconds(30);
     run_async(
         [&](asio::io_context&) -> asio::awaitable<void> {
@@ -211,7 +212,7 @@ TEST_CASE("Welsh SIGSTOPped through a burst reads down at Holiday and is identic
     // must see the neighbour that answers nothing.
     run_async(
         [&](asio::io_context&) -> asio::awaitable<void> {
-            auto down = link_reads(herd, "Holiday", "Welsh", false, std::chrono::seconds(6));
+            auto down = link_reads(herd, "Holiday", "Welsh", false, std::chrono::seconds(6) * time_scale);
             const auto took = co_await std::move(down);
             std::printf("convergence: Holiday's link to the stopped Welsh read up: false after %lld ms\n",
                         static_cast<long long>(took ? took->count() : -1));
@@ -281,7 +282,7 @@ TEST_CASE("a link throttled to 100 KB/s through a burst or black-holed converges
         load_run load(herd.port("Goloman"), burst(proxy_burst, "hole"));
         run_async(
             [&](asio::io_context&) -> asio::awaitable<void> {
-                auto down = link_reads(herd, "Holiday", "Welsh", false, std::chrono::seconds(6));
+                auto down = link_reads(herd, "Holiday", "Welsh", false, std::chrono::seconds(6) * time_scale);
                 const auto took = co_await std::move(down);
                 std::printf("convergence: Holiday's link into the black hole read up: false after %lld ms\n",
                             static_cast<long long>(took ? took->count() : -1));
@@ -324,7 +325,7 @@ TEST_CASE("a partition cut through the proxies and updated on both sides is iden
         const std::array<std::pair<std::string, std::string>, 2> cut_links{
             {{"Goloman", "Holiday"}, {"Holiday", "Goloman"}}};
         for (const auto& [name, other] : cut_links) {
-            auto down = link_reads(herd, name, other, false, std::chrono::seconds(5));
+            auto down = link_reads(herd, name, other, false, std::chrono::seconds(5) * time_scale);
             const auto took = co_await std::move(down);
             CHECK(took);
         }

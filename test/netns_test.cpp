@@ -124,7 +124,7 @@ TEST_CASE("five hosts in namespaces: a partition between two sites, both sides u
             co_await ask_in(lab, "Hands", hands, herd.port("Hands"), "IAMAT only-east +2+2 10\nIAMAT both +4+4 21\n");
 
             lab.heal_trunk("west");
-            const bool healed = co_await identical(lab, herd, 4, 2000ms);
+            const bool healed = co_await identical(lab, herd, 4, 2000ms * time_scale);
             CHECK(healed);
             const std::string both = co_await ask_in(lab, "Welsh", welsh, herd.port("Welsh"), "WHATSAT both 1 1\n");
             CHECK_THAT(both, Catch::StartsWith("AT Hands ") && Catch::Contains(" both +4+4 21"));
