@@ -9,10 +9,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
-#include <set>
 
 using namespace herd;
 using namespace herd::test;
@@ -23,65 +20,32 @@ namespace {
 
 const std::vector<std::string> everyone{"Goloman", "Hands", "Holiday", "Welsh", "Wilkes"};
 
-// A server's /status, asked from inside its own namespace (the admin port
-// listens on that namespace's loopback).
-asio::awaitable<boost::json::object> status_of(const netns_lab& lab, const process_herd& herd, const std::string& name)
-{
-    const std::string reply =
-        co_await ask_in(lab, name, "127.0.0.1", herd.admin_port(name), "GET /status HTTP/1.0\r\n\r\n");
-    const auto body = reply.find("\r\n\r\n");
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(body == std::string::npos ? std::string() : reply.substr(body + 4), ec);
-    co_return !ec && parsed.is_object() ? parsed.as_object() : boost::json::object{};
-}
-
-// Every server holds `size` records with one digest, within `limit`.
-asio::awaitable<bool> identical(const netns_lab& lab, const process_herd& herd, std::size_t size,
-                                std::chrono::milliseconds limit)
-{
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    asio::steady_timer pause(co_await asio::this_coro::executor);
-    for (;;) {
-        std::set<std::pair<std::int64_t, std::string>> seen;
-        for (const auto& name : everyone) {
-            const auto status = co_await status_of(lab, herd, name);
-            const auto* size_field = status.if_contains("store_size");
-            const auto* digest = status.if_contains("store_digest");
-            seen.emplace(size_field ? size_field->to_number<std::int64_t>() : -1,
-                         digest ? std::string(digest->as_string()) : "");
-        }
-        if (seen.size() == 1 && seen.begin()->first == static_cast<std::int64_t>(size)) {
-            co_return true;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            co_return false;
-        }
-        pause.expires_after(50ms);
-        co_await pause.async_wait(asio::use_awaitable);
+// The default herd, each server a host of `lab` whose address is its
+// `host`, started; its admin ports are asked from inside each server's
+// namespace, where they listen on loopback.
+struct herd_in_lab {
+    explicit herd_in_lab(const netns_lab& lab)
+        : herd(topology_in(lab), command_in(lab), "secret = \"netns-test\"\nfsync = \"batch\"\n")
+    {
+        herd.reach_admin([&lab, this](const std::string& name, const std::string& request) {
+            return ask_in(lab, name, "127.0.0.1", herd.admin_port(name), request);
+        });
+        herd.start_all();
     }
-}
-
-// `name`'s link to `neighbour` reads `up` in its /status, within `limit`.
-asio::awaitable<bool> link_reads(const netns_lab& lab, const process_herd& herd, const std::string& name,
-                                 const std::string& neighbour, bool up, std::chrono::milliseconds limit)
-{
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    asio::steady_timer pause(co_await asio::this_coro::executor);
-    for (;;) {
-        const auto status = co_await status_of(lab, herd, name);
-        const auto* links = status.if_contains("links");
-        const auto* link = links && links->is_object() ? links->as_object().if_contains(neighbour) : nullptr;
-        const auto* flag = link && link->is_object() ? link->as_object().if_contains("up") : nullptr;
-        if (flag && flag->is_bool() && flag->as_bool() == up) {
-            co_return true;
+    static topology topology_in(const netns_lab& lab)
+    {
+        auto t = default_topology();
+        for (auto& s : t.servers) {
+            s.host = lab.address(s.name);
         }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            co_return false;
-        }
-        pause.expires_after(50ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        return t;
     }
-}
+    static server_command command_in(const netns_lab& lab)
+    {
+        return {"ip netns exec " + lab.prefix() + "-{name} " HERD_SERVER_PATH " --name {name} --config {config}"};
+    }
+    process_herd herd;
+};
 
 } // namespace
 
@@ -95,27 +59,24 @@ TEST_CASE("five hosts in namespaces: a partition between two sites, both sides u
     // West: Holiday and Welsh; east: Goloman, Hands and Wilkes. The trunk
     // carries Holiday's links to Goloman and Wilkes, the only ones between.
     netns_lab lab({{"west", {"Holiday", "Welsh"}}, {"east", {"Goloman", "Hands", "Wilkes"}}});
-    auto topology = default_topology();
-    for (auto& s : topology.servers) {
-        s.host = lab.address(s.name);
-    }
-    const server_command inside{"ip netns exec " + lab.prefix() +
-                                "-{name} " HERD_SERVER_PATH " --name {name} --config {config}"};
-    process_herd herd(topology, inside, "secret = \"netns-test\"\nfsync = \"batch\"\n");
-    herd.start_all();
+    herd_in_lab in_lab(lab);
+    auto& herd = in_lab.herd;
     run_async(
         [&](asio::io_context&) -> asio::awaitable<void> {
             const auto& goloman = lab.address("Goloman");
             const std::string first =
                 co_await ask_in(lab, "Goloman", goloman, herd.port("Goloman"), "IAMAT kiwi +34-118 1700000000\n");
             REQUIRE_THAT(first, Catch::StartsWith("AT Goloman "));
-            const bool spread = co_await identical(lab, herd, 1, 10000ms);
-            REQUIRE(spread);
+            auto spread = stores_identical(herd, everyone, 10000ms, 1);
+            const bool spread_everywhere = (co_await std::move(spread)).has_value();
+            REQUIRE(spread_everywhere);
 
             lab.cut_trunk("west");
             // Both sides see the links across the cut go down (heartbeats).
-            const bool west_sees = co_await link_reads(lab, herd, "Holiday", "Goloman", false, 10000ms);
-            const bool east_sees = co_await link_reads(lab, herd, "Goloman", "Holiday", false, 10000ms);
+            auto west = link_reads(herd, "Holiday", "Goloman", false, 10000ms);
+            const bool west_sees = (co_await std::move(west)).has_value();
+            auto east = link_reads(herd, "Goloman", "Holiday", false, 10000ms);
+            const bool east_sees = (co_await std::move(east)).has_value();
             CHECK(west_sees);
             CHECK(east_sees);
             const auto& welsh = lab.address("Welsh");
@@ -124,7 +85,8 @@ TEST_CASE("five hosts in namespaces: a partition between two sites, both sides u
             co_await ask_in(lab, "Hands", hands, herd.port("Hands"), "IAMAT only-east +2+2 10\nIAMAT both +4+4 21\n");
 
             lab.heal_trunk("west");
-            const bool healed = co_await identical(lab, herd, 4, 2000ms * time_scale);
+            auto heal = stores_identical(herd, everyone, 2000ms * time_scale, 4);
+            const bool healed = (co_await std::move(heal)).has_value();
             CHECK(healed);
             const std::string both = co_await ask_in(lab, "Welsh", welsh, herd.port("Welsh"), "WHATSAT both 1 1\n");
             CHECK_THAT(both, Catch::StartsWith("AT Hands ") && Catch::Contains(" both +4+4 21"));
@@ -140,18 +102,13 @@ TEST_CASE("five hosts in namespaces: a host cut off by `ip link set down` is cau
         return;
     }
     netns_lab lab({{"lan", everyone}});
-    auto topology = default_topology();
-    for (auto& s : topology.servers) {
-        s.host = lab.address(s.name);
-    }
-    const server_command inside{"ip netns exec " + lab.prefix() +
-                                "-{name} " HERD_SERVER_PATH " --name {name} --config {config}"};
-    process_herd herd(topology, inside, "secret = \"netns-test\"\nfsync = \"batch\"\n");
-    herd.start_all();
+    herd_in_lab in_lab(lab);
+    auto& herd = in_lab.herd;
     run_async(
         [&](asio::io_context&) -> asio::awaitable<void> {
             lab.cut_host("Wilkes");
-            const bool noticed = co_await link_reads(lab, herd, "Goloman", "Wilkes", false, 10000ms);
+            auto notice = link_reads(herd, "Goloman", "Wilkes", false, 10000ms);
+            const bool noticed = (co_await std::move(notice)).has_value();
             CHECK(noticed);
             std::string burst;
             for (int i = 0; i < 1000; ++i) {
@@ -160,7 +117,8 @@ TEST_CASE("five hosts in namespaces: a host cut off by `ip link set down` is cau
             const auto& goloman = lab.address("Goloman");
             co_await ask_in(lab, "Goloman", goloman, herd.port("Goloman"), burst);
             lab.heal_host("Wilkes");
-            const bool caught_up = co_await identical(lab, herd, 1000, 5000ms);
+            auto catch_up = stores_identical(herd, everyone, 5000ms, 1000);
+            const bool caught_up = (co_await std::move(catch_up)).has_value();
             CHECK(caught_up);
         },
         60s);

@@ -175,8 +175,8 @@ tcp::socket netns_lab::socket_in(const std::string& host, const asio::any_io_exe
     return socket;
 }
 
-asio::awaitable<std::string> ask_in(const netns_lab& lab, const std::string& host, const std::string& address,
-                                    std::uint16_t port, std::string request, std::chrono::milliseconds limit)
+asio::awaitable<std::string> ask_in(const netns_lab& lab, std::string host, std::string address, std::uint16_t port,
+                                    std::string request, std::chrono::milliseconds limit)
 {
     auto executor = co_await asio::this_coro::executor;
     auto socket = lab.socket_in(host, executor);

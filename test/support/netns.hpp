@@ -71,8 +71,10 @@ private:
 };
 
 // Asks `request` of the server at host:port from inside the host's own
-// namespace, and reads until the server closes (or `limit`).
-boost::asio::awaitable<std::string> ask_in(const netns_lab& lab, const std::string& host, const std::string& address,
+// namespace, and reads until the server closes (or `limit`). The strings
+// are taken by value: the coroutine may run after its caller's temporaries
+// are gone.
+boost::asio::awaitable<std::string> ask_in(const netns_lab& lab, std::string host, std::string address,
                                            std::uint16_t port, std::string request,
                                            std::chrono::milliseconds limit = std::chrono::milliseconds(5000));
 

@@ -165,17 +165,44 @@ asio::awaitable<bool> answers_with(std::uint16_t port, std::string_view client, 
     }
 }
 
-asio::awaitable<boost::json::value> admin_json(std::uint16_t admin_port, std::string path)
+namespace {
+
+std::string admin_request(std::string_view path)
 {
-    const std::string request =
-        "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    auto asked = ask(admin_port, request);
-    const std::string raw = co_await std::move(asked);
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+}
+
+// An admin answer's body, parsed; it must be a 200.
+boost::json::value admin_body(const std::string& raw, std::string_view path)
+{
     const auto body = raw.find("\r\n\r\n");
     INFO("admin " << path << ": " << raw.substr(0, 200));
     REQUIRE(raw.rfind("HTTP/1.1 200", 0) == 0);
     REQUIRE(body != std::string::npos);
-    co_return boost::json::parse(raw.substr(body + 4));
+    return boost::json::parse(raw.substr(body + 4));
+}
+
+} // namespace
+
+asio::awaitable<boost::json::value> admin_json(std::uint16_t admin_port, std::string path)
+{
+    // Named: ask() keeps a view of it until it has run.
+    const std::string request = admin_request(path);
+    auto asked = ask(admin_port, request);
+    const std::string raw = co_await std::move(asked);
+    co_return admin_body(raw, path);
+}
+
+asio::awaitable<boost::json::value> process_herd::admin_json(const std::string& name, std::string path) const
+{
+    if (!admin_route_) {
+        auto get = herd::test::admin_json(admin_port(name), std::move(path));
+        co_return co_await std::move(get);
+    }
+    const std::string request = admin_request(path);
+    auto asked = admin_route_(name, request);
+    const std::string raw = co_await std::move(asked);
+    co_return admin_body(raw, path);
 }
 
 namespace {
@@ -213,7 +240,7 @@ stores_identical(const process_herd& herd, std::vector<std::string> names, std::
     std::map<std::string, store_summary> seen;
     for (;;) {
         for (const auto& name : names) {
-            auto get = admin_json(herd.admin_port(name), "/status");
+            auto get = herd.admin_json(name, "/status");
             const auto status = co_await std::move(get);
             seen[name] = summary_of(status);
         }
@@ -241,14 +268,13 @@ stores_identical(const process_herd& herd, std::vector<std::string> names, std::
     }
 }
 
-asio::awaitable<std::optional<std::chrono::milliseconds>> link_reads(const process_herd& herd, std::string name,
-                                                                     std::string neighbour, bool up,
-                                                                     std::chrono::milliseconds limit)
+asio::awaitable<std::optional<std::chrono::milliseconds>>
+link_reads(const process_herd& herd, std::string name, std::string neighbour, bool up, std::chrono::milliseconds limit)
 {
     const auto started = std::chrono::steady_clock::now();
     asio::steady_timer pause(co_await asio::this_coro::executor);
     for (;;) {
-        auto get = admin_json(herd.admin_port(name), "/status");
+        auto get = herd.admin_json(name, "/status");
         const auto status = co_await std::move(get);
         const auto took =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);

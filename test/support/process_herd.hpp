@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -85,6 +86,16 @@ public:
     std::string log_of(const std::string& name) const;
     const topology& herd() const { return herd_; }
 
+    // How a test reaches a server's admin port: 127.0.0.1 here by default;
+    // a herd whose servers run in network namespaces of their own asks from
+    // inside each (test/netns_test.cpp). It takes the server's name and the
+    // request, and gives the raw answer.
+    using admin_route =
+        std::function<boost::asio::awaitable<std::string>(const std::string& name, const std::string& request)>;
+    void reach_admin(admin_route route) { admin_route_ = std::move(route); }
+    // GET `path` on `name`'s admin port, through that route: the body, parsed.
+    boost::asio::awaitable<boost::json::value> admin_json(const std::string& name, std::string path) const;
+
 private:
     topology herd_;
     server_command command_;
@@ -93,6 +104,7 @@ private:
     std::string extra_toml_;
     std::map<std::string, std::map<std::string, std::uint16_t>> routes_; // dialler -> neighbour -> port
     std::map<std::string, std::unique_ptr<child_process>> servers_;
+    admin_route admin_route_;
 };
 
 // One server's store as its /status shows it: equal summaries, equal
