@@ -81,9 +81,22 @@ asio::awaitable<bool> welcome_as_hands(client& link, const std::string& summary)
 // A neighbour's peer port played by the test.
 class fake_peer_port {
 public:
-    fake_peer_port(asio::io_context& io, std::uint16_t port)
-        : acceptor_(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port))
+    // A receive_buffer of 0 leaves the kernel's own, which grows as the
+    // reader keeps up; a fixed one keeps a slow reader's backlog on the
+    // sending side, as a slow network would.
+    fake_peer_port(asio::io_context& io, std::uint16_t port, int receive_buffer = 0)
+        : acceptor_(io)
     {
+        const asio::ip::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), port);
+        acceptor_.open(at.protocol());
+        acceptor_.set_option(asio::socket_base::reuse_address(true));
+        if (receive_buffer > 0) {
+            // Set before listen(): accepted sockets inherit it, and the
+            // window scale is agreed in the handshake.
+            acceptor_.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+        }
+        acceptor_.bind(at);
+        acceptor_.listen();
     }
     asio::awaitable<asio::ip::tcp::socket> accept() { co_return co_await acceptor_.async_accept(asio::use_awaitable); }
     void close() { acceptor_.close(); }
@@ -454,7 +467,12 @@ TEST_CASE("a link with a backlog that takes seven times peer_timeout to read sta
     run_async(
         [](asio::io_context& io) -> asio::awaitable<void> {
             const auto herd = two_servers("peer_timeout = 0.3\n");
-            fake_peer_port hands(io, herd.find("Hands")->peer_port);
+            // Hands's receive buffer is 64 KiB, so the backlog waits in
+            // Goloman's kernel as it would behind a slow network. (Over
+            // loopback the kernel's own buffer would grow to megabytes and
+            // hold the backlog and the PINGs out of Goloman's sight: see
+            // "Heartbeats" in docs/protocol.md.)
+            fake_peer_port hands(io, herd.find("Hands")->peer_port, 64 * 1024);
             server goloman(io, herd, "Goloman", test_options("Goloman"));
             goloman.start();
             client link(co_await hands.accept());
