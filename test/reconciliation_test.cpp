@@ -78,6 +78,41 @@ TEST_CASE("ranges are prefixes of the key, written as their nibbles", "[reconcil
     CHECK_FALSE(parse_range("00000000000000000")); // 17 nibbles: past a 64-bit key
 }
 
+TEST_CASE("a range set finds the range holding a key at every depth, past its table's too", "[reconcile]")
+{
+    // Disjoint ranges of depths 1 to 8 (the table's cells are depth 4):
+    // 0x1, 0x23, 0x456 and 0x789a fill cells, and the deeper ones sit in
+    // the cells 0xbcde and 0xbcdf, which no range of depth 4 or less covers.
+    const auto range = [](std::uint64_t prefix, unsigned depth) {
+        return key_range{depth == 0 ? 0 : prefix << (64 - 4 * depth), depth};
+    };
+    const std::vector<key_range> ranges = {
+        range(0x1, 1), range(0x23, 2), range(0x456, 3), range(0x789a, 4), range(0xbcdef, 5), range(0xbcdf01, 6),
+        range(0xbcdf0234, 8), range(0xbcdf1, 5),
+    };
+    const range_set set(ranges);
+    const std::vector<std::uint64_t> keys = {
+        0x1000000000000000ULL, 0x1fffffffffffffffULL, 0x2300000000000001ULL, 0x2400000000000000ULL,
+        0x4560000000000000ULL, 0x4570000000000000ULL, 0x789a000000000000ULL, 0x789b000000000000ULL,
+        0xbcdef00000000000ULL, 0xbcdf000000000000ULL, 0xbcdf010000000000ULL, 0xbcdf023400000000ULL,
+        0xbcdf023500000000ULL, 0xbcdf1fffffffffffULL, 0x0ULL, 0xffffffffffffffffULL,
+    };
+    for (const auto key : keys) {
+        INFO(std::hex << key);
+        std::optional<std::size_t> holding;
+        for (std::size_t i = 0; i < ranges.size() && !holding; ++i) {
+            if (ranges[i].contains(key)) {
+                holding = i;
+            }
+        }
+        CHECK(set.find(key) == holding);
+    }
+    CHECK(set.find(0xbcdf010000000000ULL) == 5U);
+    CHECK_FALSE(set.find(0xbcdf000000000000ULL)); // the cell of deeper ranges, in none of them
+    CHECK_FALSE(range_set({}).contains(0));
+    CHECK(range_set({key_range{}}).find(0xdeadbeefULL) == 0U);
+}
+
 TEST_CASE("a message reads back from its lines as it was written", "[reconcile]")
 {
     reconcile_message m;

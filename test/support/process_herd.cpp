@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 
 #include <fstream>
 #include <random>
@@ -115,6 +117,12 @@ std::filesystem::path process_herd::config_of(const std::string& name) const
 process_herd::~process_herd()
 {
     servers_.clear();
+    // HERD_KEEP_TEST_FILES keeps the servers' topology and logs to read
+    // after a failure.
+    if (std::getenv("HERD_KEEP_TEST_FILES") != nullptr) {
+        std::fprintf(stderr, "process_herd: kept %s\n", dir_.c_str());
+        return;
+    }
     std::filesystem::remove_all(dir_);
 }
 

@@ -1,8 +1,10 @@
 // The store's client IDs in byte order, so /clients can be read in pieces
 // and resumed "after" an ID however the store changes in between. A hash
 // set has no order to resume from, and its iteration order changes when it
-// grows. Sorted runs of at most `chunk` IDs: an insert moves at most one
-// run's IDs, where one sorted vector would move half of all of them.
+// grows. Sorted runs of `chunk` to 2 * `chunk` IDs: an insert moves at most
+// one run's IDs, where one sorted vector would move half of all of them.
+// Every new client costs an insert, so the runs are short: at 64, an insert
+// into 300,000 IDs took 0.84 us here, against 1.9 us at 256.
 #pragma once
 
 #include <algorithm>
@@ -15,7 +17,7 @@ namespace herd::detail {
 
 class sorted_ids {
 public:
-    static constexpr std::size_t chunk = 256;
+    static constexpr std::size_t chunk = 64;
 
     // `id` must not be held already.
     void insert(std::string_view id)

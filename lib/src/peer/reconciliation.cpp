@@ -12,22 +12,54 @@ namespace herd::peer {
 
 range_set::range_set(const std::vector<key_range>& ranges)
 {
+    if (ranges.empty()) {
+        return;
+    }
+    table_.assign(std::size_t{1} << (4 * table_depth), none);
     for (std::size_t i = 0; i < ranges.size(); ++i) {
         const auto& r = ranges[i];
-        auto it = std::find_if(by_depth_.begin(), by_depth_.end(), [&](const auto& d) { return d.depth == r.depth; });
-        if (it == by_depth_.end()) {
-            it = by_depth_.insert(by_depth_.end(), {r.depth, {}});
+        if (r.depth > table_depth) {
+            auto it = std::find_if(deep_.begin(), deep_.end(), [&](const auto& d) { return d.depth == r.depth; });
+            if (it == deep_.end()) {
+                it = deep_.insert(deep_.end(), {r.depth, {}});
+            }
+            it->slots.emplace_back(range_slot(r.prefix, r.depth), i);
+            auto& cell = table_[range_slot(r.prefix, table_depth)];
+            if (cell == none) {
+                cell = deeper;
+            }
+            continue;
         }
-        it->slots.emplace_back(range_slot(r.prefix, r.depth), i);
+        // A range of depth d covers 16^(table_depth - d) cells of the table.
+        const std::size_t first = range_slot(r.prefix, table_depth);
+        const std::size_t cells = std::size_t{1} << (4 * (table_depth - r.depth));
+        const auto position = static_cast<std::uint32_t>(i + 1);
+        for (std::size_t c = first; c < first + cells; ++c) {
+            // A range the cell already names holds the key as well; a cell
+            // of deeper ranges only is covered now by this one.
+            if (table_[c] == none || table_[c] == deeper) {
+                table_[c] = position;
+            }
+        }
     }
-    for (auto& d : by_depth_) {
+    for (auto& d : deep_) {
         std::sort(d.slots.begin(), d.slots.end());
     }
 }
 
 std::optional<std::size_t> range_set::find(std::uint64_t key) const noexcept
 {
-    for (const auto& d : by_depth_) {
+    if (table_.empty()) {
+        return std::nullopt;
+    }
+    const std::uint32_t cell = table_[range_slot(key, table_depth)];
+    if (cell == none) {
+        return std::nullopt;
+    }
+    if (cell != deeper) {
+        return cell - 1;
+    }
+    for (const auto& d : deep_) {
         const auto s = range_slot(key, d.depth);
         const auto it = std::lower_bound(d.slots.begin(), d.slots.end(), std::pair<std::uint64_t, std::size_t>{s, 0});
         if (it != d.slots.end() && it->first == s) {

@@ -121,8 +121,12 @@ struct reconcile_options {
     std::uint64_t max_records = 65536;
 };
 
-// A set of ranges to test keys against in one step per depth, for walking
-// a store once for many ranges.
+// A set of ranges to test keys against, for walking a store once for many
+// ranges: a table over the 65,536 ranges of the index's depth names the
+// range holding each key in one look-up. A walk asks it for every record,
+// so a search per record (what it did before) was most of the cost of a
+// message. Only ranges deeper than the table, which Herd never sends but a
+// neighbour may, are searched, one step per depth.
 class range_set {
 public:
     explicit range_set(const std::vector<key_range>& ranges);
@@ -131,11 +135,15 @@ public:
     std::optional<std::size_t> find(std::uint64_t key) const noexcept;
 
 private:
+    static constexpr unsigned table_depth = range_index::index_depth;
+    static constexpr std::uint32_t none = 0;              // no range here
+    static constexpr std::uint32_t deeper = 0xffff'ffffU; // only ranges deeper than the table
     struct depth_slots {
         unsigned depth;
         std::vector<std::pair<std::uint64_t, std::size_t>> slots; // sorted: (slot, position)
     };
-    std::vector<depth_slots> by_depth_;
+    std::vector<std::uint32_t> table_; // by slot at table_depth: 1 + position, none or deeper; empty if no range
+    std::vector<depth_slots> deep_;    // the ranges deeper than table_depth, by depth
 };
 
 // One side of one reconciliation: the state machine that turns each
