@@ -66,6 +66,7 @@ void local_herd::start(const std::string& name)
 {
     auto options = test_options(name, places_);
     options.on_stored = [this](const location_record&) { changed_.notify(); };
+    options.on_link = [this](std::string_view, link_event) { changed_.notify(); };
     auto s = std::make_unique<server>(io_, herd_, name, std::move(options));
     s->start();
     servers_[name] = std::move(s);

@@ -1,6 +1,6 @@
 // Real servers on loopback inside a test: the repository's own herd.toml
-// with its ports moved to a free range, and a way to await store changes
-// instead of sleeping.
+// with its ports moved to a free range, and a way to await changes to
+// stores and links instead of sleeping.
 #pragma once
 
 #include "core/location_store.hpp"
@@ -18,7 +18,8 @@
 
 namespace herd::test {
 
-// Wakes a waiting test coroutine whenever any server's store changes.
+// Wakes a waiting test coroutine whenever any server's store changes or
+// one of its links goes up, down or idle.
 class store_signal {
 public:
     explicit store_signal(const boost::asio::any_io_executor& executor);

@@ -25,6 +25,9 @@ struct disk_io;         // lib/src/durability/store_log.hpp
 class location_store;   // lib/src/core/location_store.hpp
 struct location_record; // lib/src/core/location_store.hpp
 
+// What a link to a neighbour did (server_options::on_link).
+enum class link_event { up, down, idle };
+
 struct server_options {
     std::shared_ptr<places_source> places; // required
     std::shared_ptr<spdlog::logger> log;   // required: make_server_log or make_null_log
@@ -42,6 +45,10 @@ struct server_options {
     std::chrono::milliseconds shutdown_grace{5000};
     // Called after every change to the store, from the io_context's thread.
     std::function<void(const location_record&)> on_stored;
+    // Called from the io_context's thread when a link this server dialled
+    // goes up or down, and when it has written all that was queued for its
+    // neighbour (idle), for whoever watches the herd from the inside.
+    std::function<void(std::string_view neighbour, link_event)> on_link;
     // Called once, from the io_context's thread, if a write or fdatasync of
     // the store fails ("<file>: fdatasync: <errno text>"): nothing is
     // acknowledged after it, and the server stops (docs/reliability.md).

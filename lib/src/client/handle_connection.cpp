@@ -191,16 +191,14 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
     self->log->info("client {} connected", client);
     const closed_by ended = co_await serve_client(self, session, client);
     switch (ended) {
-    case closed_by::idle:
-        ++self->stats.clients_dropped;
+    case closed_by::idle: // counted by sweep_clients, which closed it
         self->log->warn("client {} closed: no complete line for {} ms", client, limits.idle_timeout.count());
         break;
     case closed_by::long_line:
         ++self->stats.clients_dropped;
         self->log->warn("client {} closed: a line of over {} bytes", client, limits.line_bytes);
         break;
-    case closed_by::slow_reader:
-        ++self->stats.clients_dropped;
+    case closed_by::slow_reader: // counted by sweep_clients too
         self->log->warn("client {} dropped: it read none of its replies for {} ms", client,
                         limits.send_timeout.count());
         break;

@@ -35,6 +35,9 @@ asio::awaitable<void> sweep_clients(std::shared_ptr<server::state> self)
             // Its coroutine sees the read or write fail, and the session
             // says why.
             if (session->fsm.close(reason)) {
+                // Counted here, before the client can see the close, so
+                // that whoever sees it sees the count too.
+                ++self->stats.clients_dropped;
                 session->socket.close(ignored);
             }
         }

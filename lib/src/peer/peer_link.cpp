@@ -86,6 +86,13 @@ void peer_link::offer(const std::shared_ptr<const std::string>& at_line)
     }
 }
 
+void peer_link::tell(link_event e) const
+{
+    if (owner_->options.on_link) {
+        owner_->options.on_link(neighbour_.name, e);
+    }
+}
+
 void peer_link::note_down(const std::string& why)
 {
     if (why != last_failure_) {
@@ -106,10 +113,12 @@ asio::awaitable<void> peer_link::run()
             ++owner_->stats.peer_links_up;
             since_ = std::chrono::system_clock::now();
             owner_->log->info("peer link to {} open", neighbour_.name);
+            tell(link_event::up);
             co_await serve();
             up_ = false;
             --owner_->stats.peer_links_up;
             since_ = std::chrono::system_clock::now();
+            tell(link_event::down);
             if (!stopped_ && last_failure_.empty()) {
                 owner_->log->info("peer link to {} closed", neighbour_.name);
                 last_failure_ = "closed";
@@ -255,6 +264,9 @@ asio::awaitable<void> peer_link::serve()
                 break;
             }
             owner_->stats.peer_records_sent += count;
+            if (outbox_.empty()) {
+                tell(link_event::idle);
+            }
             // A write the socket took at once does not wait for the loop:
             // yield anyway, so a long backlog does not starve the clients.
             co_await asio::post(owner_->executor, asio::use_awaitable);

@@ -56,6 +56,7 @@ private:
     // backlog still queued: it is reading, however late its PONG.
     bool draining();
     void note_down(const std::string& why);
+    void tell(link_event e) const; // to server_options::on_link
 
     std::shared_ptr<server::state> owner_;
     server_config neighbour_;
