@@ -10,7 +10,10 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace herd::peer {
 
@@ -32,12 +35,42 @@ boost::asio::awaitable<read_step> read_step_line(boost::asio::ip::tcp::socket& s
 boost::asio::awaitable<step_outcome> send_step_line(boost::asio::ip::tcp::socket& socket, std::string line,
                                                     handshake_clock::duration limit);
 
+// What drive_handshake needs of a handshake: the events both sides'
+// machines take (dialer_handshake and acceptor_handshake), and the
+// deadline for the whole.
+template <typename M>
+concept handshake_machine = requires(M machine, std::string_view line) {
+    { machine.start() } -> std::same_as<handshake_action>;
+    { machine.on_line(line) } -> std::same_as<handshake_action>;
+    { machine.on_sent() } -> std::same_as<handshake_action>;
+    { machine.on_timeout() } -> std::same_as<handshake_action>;
+    { machine.on_closed() } -> std::same_as<handshake_action>;
+    machine.cancel();
+    { M::deadline } -> std::convertible_to<handshake_clock::duration>;
+};
+
+// The machine's next action after a step that ended `how`; `done` gives
+// it the step's own result (on_line or on_sent).
+template <handshake_machine Machine, typename Done>
+handshake_action after_step(Machine& machine, step_outcome how, Done&& done)
+{
+    switch (how) {
+    case step_outcome::done:
+        return std::forward<Done>(done)();
+    case step_outcome::timed_out:
+        return machine.on_timeout();
+    case step_outcome::closed:
+        break;
+    }
+    return machine.on_closed();
+}
+
 // Runs `machine` to its end (done or fail), which it returns; a fail's
 // REFUSED line, if any, is left to the caller to send once it has logged
 // the failure. Each step gets the action's limit, within the machine's
 // deadline from now. Once `stopped` is set the machine is cancelled before
 // the next result reaches it.
-template <typename Machine>
+template <handshake_machine Machine>
 boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::socket& socket,
                                                          detail::line_reader& reader, Machine& machine,
                                                          const bool& stopped)
@@ -66,17 +99,7 @@ boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::s
             if (stopped) {
                 machine.cancel();
             }
-            switch (got.outcome) {
-            case step_outcome::done:
-                next = machine.on_line(got.line);
-                break;
-            case step_outcome::timed_out:
-                next = machine.on_timeout();
-                break;
-            case step_outcome::closed:
-                next = machine.on_closed();
-                break;
-            }
+            next = after_step(machine, got.outcome, [&] { return machine.on_line(got.line); });
             break;
         }
         case handshake_action::kind::send: {
@@ -87,17 +110,7 @@ boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::s
             if (stopped) {
                 machine.cancel();
             }
-            switch (sent) {
-            case step_outcome::done:
-                next = machine.on_sent();
-                break;
-            case step_outcome::timed_out:
-                next = machine.on_timeout();
-                break;
-            case step_outcome::closed:
-                next = machine.on_closed();
-                break;
-            }
+            next = after_step(machine, sent, [&] { return machine.on_sent(); });
             break;
         }
         }
