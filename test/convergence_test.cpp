@@ -200,7 +200,7 @@ TEST_CASE("a burst of 300000 clients at Goloman reaches all five stores within 5
     expect_identical(herd, everyone, big_burst, std::chrono::seconds(5), "no faults, 300,000 at Goloman");
 }
 
-TEST_CASE("Welsh SIGSTOPped through a burst reads down at Holiday and is identical within 10 s of SIGCONT",
+TEST_CASE("Welsh SIGSTOPped through a burst reads down at Holiday and is identical within 5 s of SIGCONT",
           "[convergence][e2e]")
 {
     process_herd herd(on_free_ports(default_topology()), herd_server_command(), herd_toml());
@@ -228,10 +228,11 @@ TEST_CASE("Welsh SIGSTOPped through a burst reads down at Holiday and is identic
         CHECK_FALSE(s.at("links").at("Welsh").at("up").as_bool());
     });
     herd.process("Welsh").signal(SIGCONT);
-    // The issue asks for 5 s. Measured on the 2-core build machine: 4.1 s
-    // and 5.4 s in two runs of the whole suite, so the bound here is 10 s
-    // and the time is printed (docs/reliability.md).
-    expect_identical(herd, everyone, big_burst, std::chrono::seconds(10), "Welsh SIGSTOPped, then SIGCONTed");
+    // What the reconciliation costs here is one walk of each store per
+    // message and the records stored: 1.6 to 2.3 s after SIGCONT on the
+    // 2-core build machine, beside a build or another test
+    // (docs/reliability.md).
+    expect_identical(herd, everyone, big_burst, std::chrono::seconds(5), "Welsh SIGSTOPped, then SIGCONTed");
 }
 
 TEST_CASE("a link throttled to 100 KB/s through a burst or black-holed converges once the fault ends",

@@ -47,7 +47,8 @@ struct server_options {
     std::function<void(const location_record&)> on_stored;
     // Called from the io_context's thread when a link this server dialled
     // goes up or down, and when it has written all that was queued for its
-    // neighbour (idle), for whoever watches the herd from the inside.
+    // neighbour (idle), for whoever watches the herd from the inside;
+    // never after stop().
     std::function<void(std::string_view neighbour, link_event)> on_link;
     // Called once, from the io_context's thread, if a write or fdatasync of
     // the store fails ("<file>: fdatasync: <errno text>"): nothing is

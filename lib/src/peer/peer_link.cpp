@@ -88,7 +88,9 @@ void peer_link::offer(const std::shared_ptr<const std::string>& at_line)
 
 void peer_link::tell(link_event e) const
 {
-    if (owner_->options.on_link) {
+    // Nothing after stop(): whoever watches may be gone by the time this
+    // coroutine sees its socket closed.
+    if (!stopped_ && owner_->options.on_link) {
         owner_->options.on_link(neighbour_.name, e);
     }
 }
