@@ -80,8 +80,8 @@ TEST_CASE("admin /status: links up and down with since-when, counters, store siz
 
         // Holiday goes away: Goloman's link to it shows down.
         herd.stop("Holiday");
-        const bool noticed = co_await herd.changed().until(
-            [&] { return herd.at("Goloman").stats().peer_links_up == 2; }, 5000ms);
+        const bool noticed =
+            co_await herd.changed().until([&] { return herd.at("Goloman").stats().peer_links_up == 2; }, 5000ms);
         REQUIRE(noticed);
         const auto now = co_await get_json(admin, "/status");
         CHECK_FALSE(now.at("links").at("Holiday").at("up").as_bool());

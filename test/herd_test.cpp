@@ -184,7 +184,9 @@ TEST_CASE("with catch_up = false a restarted server knows only what reaches it a
         herd.stop("Holiday");
         // Holiday's neighbours see their links to it down first.
         const bool noticed = co_await herd.changed().until(
-            [&] { return herd.at("Goloman").stats().peer_links_up == 2 && herd.at("Wilkes").stats().peer_links_up == 2; },
+            [&] {
+                return herd.at("Goloman").stats().peer_links_up == 2 && herd.at("Wilkes").stats().peer_links_up == 2;
+            },
             5000ms);
         REQUIRE(noticed);
         // More than the links' queues to Holiday hold while it is down, in

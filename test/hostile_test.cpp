@@ -84,8 +84,7 @@ public:
     // A receive_buffer of 0 leaves the kernel's own, which grows as the
     // reader keeps up; a fixed one keeps a slow reader's backlog on the
     // sending side, as a slow network would.
-    fake_peer_port(asio::io_context& io, std::uint16_t port, int receive_buffer = 0)
-        : acceptor_(io)
+    fake_peer_port(asio::io_context& io, std::uint16_t port, int receive_buffer = 0) : acceptor_(io)
     {
         const asio::ip::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), port);
         acceptor_.open(at.protocol());

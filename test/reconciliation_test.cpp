@@ -87,15 +87,17 @@ TEST_CASE("a range set finds the range holding a key at every depth, past its ta
         return key_range{depth == 0 ? 0 : prefix << (64 - 4 * depth), depth};
     };
     const std::vector<key_range> ranges = {
-        range(0x1, 1), range(0x23, 2), range(0x456, 3), range(0x789a, 4), range(0xbcdef, 5), range(0xbcdf01, 6),
-        range(0xbcdf0234, 8), range(0xbcdf1, 5),
+        range(0x1, 1),     range(0x23, 2),     range(0x456, 3),      range(0x789a, 4),
+        range(0xbcdef, 5), range(0xbcdf01, 6), range(0xbcdf0234, 8), range(0xbcdf1, 5),
     };
     const range_set set(ranges);
     const std::vector<std::uint64_t> keys = {
-        0x1000000000000000ULL, 0x1fffffffffffffffULL, 0x2300000000000001ULL, 0x2400000000000000ULL,
-        0x4560000000000000ULL, 0x4570000000000000ULL, 0x789a000000000000ULL, 0x789b000000000000ULL,
-        0xbcdef00000000000ULL, 0xbcdf000000000000ULL, 0xbcdf010000000000ULL, 0xbcdf023400000000ULL,
-        0xbcdf023500000000ULL, 0xbcdf1fffffffffffULL, 0x0ULL, 0xffffffffffffffffULL,
+        0x1000000000000000ULL, 0x1fffffffffffffffULL, 0x2300000000000001ULL,
+        0x2400000000000000ULL, 0x4560000000000000ULL, 0x4570000000000000ULL,
+        0x789a000000000000ULL, 0x789b000000000000ULL, 0xbcdef00000000000ULL,
+        0xbcdf000000000000ULL, 0xbcdf010000000000ULL, 0xbcdf023400000000ULL,
+        0xbcdf023500000000ULL, 0xbcdf1fffffffffffULL, 0x0ULL,
+        0xffffffffffffffffULL,
     };
     for (const auto key : keys) {
         INFO(std::hex << key);

@@ -38,6 +38,8 @@ boost::asio::awaitable<step_outcome> send_step_line(boost::asio::ip::tcp::socket
 // What drive_handshake needs of a handshake: the events both sides'
 // machines take (dialer_handshake and acceptor_handshake), and the
 // deadline for the whole.
+// (clang-format 14 breaks each requirement over three lines.)
+// clang-format off
 template <typename M>
 concept handshake_machine = requires(M machine, std::string_view line) {
     { machine.start() } -> std::same_as<handshake_action>;
@@ -48,6 +50,7 @@ concept handshake_machine = requires(M machine, std::string_view line) {
     machine.cancel();
     { M::deadline } -> std::convertible_to<handshake_clock::duration>;
 };
+// clang-format on
 
 // The machine's next action after a step that ended `how`; `done` gives
 // it the step's own result (on_line or on_sent).
