@@ -27,7 +27,6 @@ import os
 import re
 import selectors
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,19 +36,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from script_support import ask, check, free_ports, summary, two_servers_toml
+
 ROOT = Path(__file__).resolve().parent.parent
-failures: list[str] = []
-
-
-def check(condition: bool, what: str, detail: str = "") -> bool:
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        failures.append(what)
-        if detail:
-            print("     " + detail.replace("\n", "\n     "))
-    return condition
-
-
 # ---------------------------------------------------------------- /metrics
 
 @dataclass
@@ -416,36 +405,13 @@ def check_prometheus(text: str, topology: dict) -> str:
     check(len(jobs) == 1, "prometheus.yml has one scrape job", str(list(jobs)))
     job = next(iter(jobs), "")
     targets = jobs.get(job, {}).get("targets", [])
-    check(sorted(targets) == sorted(expected), f"prometheus.yml's targets are herd.toml's admin endpoints",
+    check(sorted(targets) == sorted(expected), "prometheus.yml's targets are herd.toml's admin endpoints",
           f"targets  {sorted(targets)}\nexpected {sorted(expected)}")
     check(jobs.get(job, {}).get("metrics_path") == "/metrics", "prometheus.yml scrapes /metrics")
     return job
 
 
 # ------------------------------------------------------------------ server
-
-def free_ports(n: int) -> list[int]:
-    """n distinct ports nothing listens on now (held open until all are found)."""
-    held = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        held.append(s)
-    ports = [s.getsockname()[1] for s in held]
-    for s in held:
-        s.close()
-    return ports
-
-
-def ask(port: int, line: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(line)
-        s.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := s.recv(65536):
-            reply += chunk
-        return reply
-
 
 def read_line_within(process: subprocess.Popen, seconds: float) -> str:
     chooser = selectors.DefaultSelector()
@@ -465,24 +431,7 @@ def read_line_within(process: subprocess.Popen, seconds: float) -> str:
 def scrape(server: str, work: Path) -> str | None:
     ports = free_ports(6)
     config = work / "monitoring.toml"
-    config.write_text(f"""[herd]
-log_dir = "logs"
-data_dir = "data"
-
-[places]
-provider = "local"
-
-[servers.Ada]
-port = {ports[0]}
-peer_port = {ports[1]}
-admin_port = {ports[2]}
-neighbors = ["Bea"]
-
-[servers.Bea]
-port = {ports[3]}
-peer_port = {ports[4]}
-admin_port = {ports[5]}
-""")
+    config.write_text(two_servers_toml(ports, '\n[places]\nprovider = "local"\n'))
     process = subprocess.Popen([server, "--name", "Ada", "--config", str(config)], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
@@ -542,8 +491,7 @@ def main() -> int:
         if missing:
             print("     not in /metrics: " + ", ".join(missing))
 
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -8,36 +8,13 @@ Usage: start_herd_test.py SCRIPT HERD_SERVER
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-failures: list[str] = []
-
-
-def check(condition: bool, what: str, detail: str = "") -> None:
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        failures.append(what)
-        if detail:
-            print("     " + detail.replace("\n", "\n     "))
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct ports nothing listens on now (held open until all are found)."""
-    held = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        held.append(s)
-    ports = [s.getsockname()[1] for s in held]
-    for s in held:
-        s.close()
-    return ports
-
+from script_support import ask, check, free_ports, summary, two_servers_toml
 
 def run(script: str, *args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([script, *args], capture_output=True, text=True, env=env, timeout=120)
@@ -58,16 +35,6 @@ def herd_server_pids(run_dir: Path) -> dict[str, int]:
     return pids
 
 
-def ask(port: int, line: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(line)
-        s.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := s.recv(4096):
-            reply += chunk
-        return reply
-
-
 def main() -> int:
     script, server = sys.argv[1], sys.argv[2]
     env = dict(os.environ, HERD_SERVER=server)
@@ -86,21 +53,7 @@ def main() -> int:
     config = work / "renamed.toml"
     try:
         ports = free_ports(6)
-        config.write_text(f"""[herd]
-log_dir = "logs"
-data_dir = "data"
-
-[servers.Ada]
-port = {ports[0]}
-peer_port = {ports[1]}
-admin_port = {ports[2]}
-neighbors = ["Bea"]
-
-[servers.Bea]
-port = {ports[3]}
-peer_port = {ports[4]}
-admin_port = {ports[5]}
-""")
+        config.write_text(two_servers_toml(ports))
         result = run(script, "--config", str(config), env=env)
         check(result.returncode == 0, "start with --config exits 0", result.stdout + result.stderr)
         check("Ada: clients on" in result.stdout and "Bea: clients on" in result.stdout,
@@ -140,8 +93,7 @@ admin_port = {ports[5]}
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":
