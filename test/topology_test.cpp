@@ -260,3 +260,54 @@ TEST_CASE("limits.admin_connections is read, and refused out of range", "[topolo
     CHECK_THAT(refusal(std::string(minimal) + "[limits]\nadmin_connections = 1001\n"),
                Catch::Contains("limits.admin_connections"));
 }
+
+TEST_CASE("TLS: the CA, each server's certificate and key from [herd] with {name} or its own, all or none",
+          "[topology][tls]")
+{
+    const auto herd = parse(R"(
+[herd]
+tls_ca = "certs/ca.crt"
+tls_cert = "certs/{name}.crt"
+tls_key = "/etc/herd/{name}/{name}.key"
+[servers.Goloman]
+port = 12125
+neighbors = ["Hands"]
+[servers.Hands]
+host = "10.0.0.2"
+port = 12126
+tls_cert = "hands-chain.pem"
+)");
+    CHECK(herd.tls());
+    CHECK(herd.peers_authenticated());
+    CHECK_FALSE(herd.secret);
+    CHECK(herd.tls_ca == std::filesystem::path("/base/certs/ca.crt"));
+    CHECK(herd.find("Goloman")->tls_cert == std::filesystem::path("/base/certs/Goloman.crt"));
+    CHECK(herd.find("Goloman")->tls_key == std::filesystem::path("/etc/herd/Goloman/Goloman.key"));
+    // A server's own key wins over the herd's pattern; what it leaves out
+    // still comes from the pattern.
+    CHECK(herd.find("Hands")->tls_cert == std::filesystem::path("/base/hands-chain.pem"));
+    CHECK(herd.find("Hands")->tls_key == std::filesystem::path("/etc/herd/Hands/Hands.key"));
+
+    const auto plain = parse(minimal);
+    CHECK_FALSE(plain.tls());
+    CHECK(plain.find("Goloman")->tls_cert.empty());
+
+    // Certificates without the CA that checks them, or a server left out.
+    CHECK_THAT(refusal("[herd]\ntls_cert = \"{name}.crt\"\ntls_key = \"{name}.key\"\n[servers.A]\nport = 1\n"),
+               Catch::Contains("servers.A has a TLS certificate or key but herd.tls_ca is not set"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\ntls_key = \"a.key\"\n"), Catch::Contains("herd.tls_ca is not set"));
+    CHECK_THAT(refusal("[herd]\ntls_ca = \"ca.crt\"\n[servers.A]\nport = 1\ntls_cert = \"a.crt\"\ntls_key = \"a.key\"\n"
+                       "[servers.B]\nport = 2\ntls_cert = \"b.crt\"\n"),
+               Catch::Contains("servers.B needs tls_cert and tls_key"));
+    CHECK_THAT(refusal("[herd]\ntls_ca = \"\"\n[servers.A]\nport = 1\n"),
+               Catch::Contains("herd.tls_ca must not be empty"));
+    CHECK_THAT(refusal("[herd]\ntls_ca = 3\n[servers.A]\nport = 1\n"), Catch::Contains("herd.tls_ca must be a string"));
+}
+
+TEST_CASE("with TLS and no secret a server's host may be off loopback", "[topology][tls][secret]")
+{
+    const auto herd = parse("[herd]\ntls_ca = \"ca.crt\"\ntls_cert = \"{name}.crt\"\ntls_key = \"{name}.key\"\n"
+                            "[servers.A]\nhost = \"10.0.0.5\"\nport = 1\n");
+    CHECK(herd.find("A")->host == "10.0.0.5");
+    CHECK_THAT(refusal("[servers.A]\nhost = \"10.0.0.5\"\nport = 1\n"), Catch::Contains("herd.tls_ca"));
+}

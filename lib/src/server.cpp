@@ -68,7 +68,7 @@ void listen_on(tcp::acceptor& acceptor, asio::io_context& io, const std::string&
 // without a secret), else on 127.0.0.1.
 std::string peer_host(const topology& herd, const server_config& me)
 {
-    return herd.secret || is_loopback_host(me.host) ? me.host : "127.0.0.1";
+    return herd.peers_authenticated() || is_loopback_host(me.host) ? me.host : "127.0.0.1";
 }
 
 } // namespace

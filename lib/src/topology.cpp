@@ -102,7 +102,21 @@ std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::
     return p.is_absolute() ? p : base_dir / p;
 }
 
-server_config read_server(const std::string& name, const toml::node& node, const std::string& source)
+// A certificate or key path, its "{name}" (each one) replaced by the
+// server's name: one line in a shared herd.toml names every server's file.
+std::filesystem::path tls_path(const std::filesystem::path& base_dir, const std::string& pattern,
+                               const std::string& name)
+{
+    std::string path = pattern;
+    constexpr std::string_view placeholder = "{name}";
+    for (auto at = path.find(placeholder); at != std::string::npos; at = path.find(placeholder, at + name.size())) {
+        path.replace(at, placeholder.size(), name);
+    }
+    return resolve(base_dir, path);
+}
+
+server_config read_server(const std::string& name, const toml::node& node, const std::string& source,
+                          const std::filesystem::path& base_dir)
 {
     const std::string where = "servers." + name;
     if (name.empty() || name.size() > max_server_name_bytes ||
@@ -113,7 +127,8 @@ server_config read_server(const std::string& name, const toml::node& node, const
         fail(source, where + " must be a table");
     }
     const toml::table& table = *node.as_table();
-    refuse_unknown_keys(table, {"host", "port", "peer_port", "admin_port", "neighbors"}, source, where + ".");
+    refuse_unknown_keys(table, {"host", "port", "peer_port", "admin_port", "neighbors", "tls_cert", "tls_key"}, source,
+                        where + ".");
 
     server_config server;
     server.name = name;
@@ -159,6 +174,12 @@ server_config read_server(const std::string& name, const toml::node& node, const
             }
             server.neighbors.push_back(neighbour);
         }
+    }
+    if (auto cert = optional_string(table, "tls_cert", source, where + ".")) {
+        server.tls_cert = tls_path(base_dir, *cert, name);
+    }
+    if (auto key = optional_string(table, "tls_key", source, where + ".")) {
+        server.tls_key = tls_path(base_dir, *key, name);
     }
     return server;
 }
@@ -246,20 +267,21 @@ void check_endpoints(const topology& herd, const std::string& source)
     }
 }
 
-// Without a secret nothing proves a peer is a member, so peer ports listen
-// on loopback only. Peers dial a server at its host, so that host must be
-// a loopback address itself: anything else could never be reached.
+// Without a secret or certificates nothing proves a peer is a member, so
+// peer ports listen on loopback only. Peers dial a server at its host, so
+// that host must be a loopback address itself: anything else could never be
+// reached.
 void check_hosts(const topology& herd, const std::string& source)
 {
-    if (herd.secret) {
+    if (herd.peers_authenticated()) {
         return;
     }
     for (const auto& s : herd.servers) {
         if (!is_loopback_host(s.host)) {
             fail(source, "servers." + s.name + ".host \"" + s.host +
-                             "\" is not a loopback address: without herd.secret (or herd.secret_env) peer ports "
-                             "listen on loopback only, where peers on other hosts cannot reach them; set a secret, or "
-                             "use 127.x.x.x, ::1 or localhost");
+                             "\" is not a loopback address: without herd.tls_ca or herd.secret (or herd.secret_env) "
+                             "peer ports listen on loopback only, where peers on other hosts cannot reach them; set "
+                             "certificates or a secret, or use 127.x.x.x, ::1 or localhost");
         }
     }
 }
@@ -289,7 +311,8 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     }
     refuse_unknown_keys(*table,
                         {"log_dir", "log_level", "log_max_bytes", "log_max_files", "data_dir", "fsync", "secret",
-                         "secret_env", "admin_host", "catch_up", "anti_entropy", "peer_timeout"},
+                         "secret_env", "admin_host", "catch_up", "anti_entropy", "peer_timeout", "tls_ca", "tls_cert",
+                         "tls_key"},
                         source, "herd.");
     // A buffer of the log (64 KiB) must fit in a file many times over.
     herd.log_rotation.max_bytes = read_herd_count(*table, "log_max_bytes", std::int64_t{1} << 20, std::int64_t{1} << 40,
@@ -352,6 +375,46 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
         }
         herd.secret = *value;
         herd.secret_origin = "environment variable " + *secret_env;
+    }
+}
+
+// herd.tls_ca, and each server's certificate and key: its own, or the
+// herd's [herd] tls_cert and tls_key with {name} replaced. All or nothing,
+// so a herd is never half TLS (a TLS server refuses a plain neighbour).
+void read_tls_settings(const toml::table& root, topology& herd, const std::string& source,
+                       const std::filesystem::path& base_dir)
+{
+    const toml::table* table = optional_table(root, "herd", source);
+    std::optional<std::string> ca;
+    std::optional<std::string> cert;
+    std::optional<std::string> key;
+    if (table != nullptr) {
+        ca = optional_string(*table, "tls_ca", source, "herd.");
+        cert = optional_string(*table, "tls_cert", source, "herd.");
+        key = optional_string(*table, "tls_key", source, "herd.");
+    }
+    if (ca && ca->empty()) {
+        fail(source, "herd.tls_ca must not be empty");
+    }
+    for (auto& s : herd.servers) {
+        if (s.tls_cert.empty() && cert) {
+            s.tls_cert = tls_path(base_dir, *cert, s.name);
+        }
+        if (s.tls_key.empty() && key) {
+            s.tls_key = tls_path(base_dir, *key, s.name);
+        }
+        const std::string where = "servers." + s.name;
+        if (!ca && (!s.tls_cert.empty() || !s.tls_key.empty())) {
+            fail(source, where + " has a TLS certificate or key but herd.tls_ca is not set: set the CA that signs "
+                                 "the herd's certificates");
+        }
+        if (ca && (s.tls_cert.empty() || s.tls_key.empty())) {
+            fail(source, where + " needs tls_cert and tls_key (or herd.tls_cert and herd.tls_key, with {name}): "
+                                 "with herd.tls_ca every peer link is TLS");
+        }
+    }
+    if (ca) {
+        herd.tls_ca = resolve(base_dir, *ca);
     }
 }
 
@@ -503,9 +566,10 @@ topology parse_topology(std::string_view toml_text, const std::string& source, c
         fail(source, "no servers: add a [servers.NAME] table for each server of the herd");
     }
     for (auto&& [key, node] : *servers) {
-        herd.servers.push_back(read_server(std::string(key.str()), node, source));
+        herd.servers.push_back(read_server(std::string(key.str()), node, source, base_dir));
     }
     std::sort(herd.servers.begin(), herd.servers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    read_tls_settings(root, herd, source, base_dir);
     check_links(herd, source);
     check_hosts(herd, source);
     check_endpoints(herd, source);

@@ -25,6 +25,10 @@ struct server_config {
     std::uint16_t peer_port = 0;        // default: port + 10000
     std::uint16_t admin_port = 0;       // default: port + 20000; 0 in the file: no admin endpoint
     std::vector<std::string> neighbors; // sorted; links made bidirectional
+    // With topology::tls_ca: the certificate (chain) this server proves its
+    // name with, and its private key. Set for every server or none.
+    std::filesystem::path tls_cert;
+    std::filesystem::path tls_key;
 };
 
 struct places_config {
@@ -57,10 +61,13 @@ struct limits_config {
 
 struct topology {
     std::vector<server_config> servers; // sorted by name
-    std::optional<std::string> secret;  // no secret: peers unauthenticated, loopback only
-    std::string secret_origin;          // where the secret came from, for the start-up log
-    std::filesystem::path log_dir;      // empty: "logs" under the working directory
-    herd::log_rotation log_rotation;    // herd.log_max_bytes, herd.log_max_files
+    std::optional<std::string> secret;  // no secret and no TLS: peers unauthenticated, loopback only
+    // The CA that signs every server's certificate: set, peer links are
+    // mutual TLS 1.3 and nothing else (docs/security.md).
+    std::filesystem::path tls_ca;
+    std::string secret_origin;       // where the secret came from, for the start-up log
+    std::filesystem::path log_dir;   // empty: "logs" under the working directory
+    herd::log_rotation log_rotation; // herd.log_max_bytes, herd.log_max_files
     // log_level = "info": every line in and out, as the contract asks;
     // "warn": only what went wrong (for measuring what logging costs).
     bool log_every_line = true;
@@ -79,6 +86,10 @@ struct topology {
     places_config places;
     limits_config limits;
 
+    bool tls() const noexcept { return !tls_ca.empty(); }
+    // Peers on other hosts can prove membership (a secret, certificates or
+    // both), so peer ports may listen beyond loopback.
+    bool peers_authenticated() const noexcept { return secret.has_value() || tls(); }
     const server_config* find(std::string_view name) const noexcept;
     std::string names() const; // "Goloman, Hands, ..." for messages
 };
