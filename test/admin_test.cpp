@@ -157,6 +157,7 @@ const std::vector<std::pair<std::string, std::string>> every_counter{
     {"peer_records_dropped", "herd_peer_messages_total{direction=\"dropped\"}"},
     {"peer_queue_overflows", "herd_peer_queue_overflows_total"},
     {"peer_timeouts", "herd_peer_timeouts_total"},
+    {"peer_tls_refused", "herd_peer_tls_refused_total"},
     {"reconciliations", "herd_reconciliations_total"},
     {"reconcile_records_sent", "herd_reconcile_records_sent_total"},
     {"reconcile_records_received", "herd_reconcile_records_received_total"},

@@ -444,3 +444,38 @@ TEST_CASE("handshake: a HELLO made for one challenge does not pass another", "[h
     CHECK(replayed.failure.reason == "proof of membership from Hands does not match");
     CHECK(replayed.failure.refused);
 }
+
+TEST_CASE("handshake: over TLS the acceptor believes a HELLO only for the name the dialer's certificate proves",
+          "[handshake][tls]")
+{
+    location_store hands_store;
+    location_store goloman_store;
+    // The link's certificate names Holiday, a neighbour too: Holiday's
+    // certificate does not lend Hands's name.
+    std::vector<std::string> asked;
+    auto certifies_holiday = [&asked](std::string_view name) {
+        asked.emplace_back(name);
+        return name == "Holiday";
+    };
+    for (const std::string claimed : {"Hands", "Holiday"}) {
+        INFO(claimed);
+        dialer_handshake dialer(claimed, "Goloman", "herd-secret", true, hands_store, nonce_d);
+        acceptor_handshake acceptor("Goloman", golomans_neighbours, "herd-secret", goloman_store, nonce_a,
+                                    certifies_holiday);
+        const std::string challenge(acceptor.start().line);
+        REQUIRE(acceptor.on_sent().what == kind::read);
+        REQUIRE(dialer.start().what == kind::read);
+        const std::string hello(dialer.on_line(challenge).line);
+        const auto answer = acceptor.on_line(hello);
+        if (claimed == "Holiday") {
+            CHECK(answer.what == kind::send);
+            CHECK_THAT(std::string(answer.line), Catch::StartsWith("HERD herd/1 WELCOME "));
+        } else {
+            REQUIRE(answer.what == kind::fail);
+            CHECK(answer.failure.refused);
+            CHECK(answer.failure.reason == "the certificate of the link does not name Hands");
+            CHECK(answer.line == "HERD herd/1 REFUSED the certificate of the link does not name Hands");
+        }
+    }
+    CHECK(asked == std::vector<std::string>{"Hands", "Holiday"});
+}

@@ -23,9 +23,7 @@ Usage: monitoring_test.py HERD_SERVER [--dashboard FILE] [--prometheus FILE]
 """
 import argparse
 import json
-import os
 import re
-import selectors
 import shutil
 import subprocess
 import sys
@@ -36,7 +34,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from script_support import ask, check, free_ports, summary, two_servers_toml
+from script_support import ask, check, free_ports, read_line_within, summary, two_servers_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------- /metrics
@@ -412,21 +410,6 @@ def check_prometheus(text: str, topology: dict) -> str:
 
 
 # ------------------------------------------------------------------ server
-
-def read_line_within(process: subprocess.Popen, seconds: float) -> str:
-    chooser = selectors.DefaultSelector()
-    chooser.register(process.stdout, selectors.EVENT_READ)
-    line = b""
-    deadline = time.monotonic() + seconds
-    while not line.endswith(b"\n") and time.monotonic() < deadline:
-        if not chooser.select(deadline - time.monotonic()):
-            break
-        byte = os.read(process.stdout.fileno(), 1)  # unbuffered: select sees what is left
-        if not byte:
-            break
-        line += byte
-    return line.decode(errors="replace")
-
 
 def scrape(server: str, work: Path) -> str | None:
     ports = free_ports(6)

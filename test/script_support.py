@@ -1,7 +1,12 @@
 """What the Python tests beside it share: a check that records failures,
 free loopback ports, a client that asks a server one request, and the
-topology of a herd of two renamed servers, Ada and Bea."""
+topology of a herd of two renamed servers, Ada and Bea, and a bounded
+read of a process's next line."""
+import os
+import selectors
 import socket
+import subprocess
+import time
 
 failures: list[str] = []
 
@@ -63,3 +68,19 @@ port = {ports[3]}
 peer_port = {ports[4]}
 admin_port = {ports[5]}
 """
+
+
+def read_line_within(process: subprocess.Popen, seconds: float) -> str:
+    """The next line of the process's stdout, or what came of it in `seconds`."""
+    chooser = selectors.DefaultSelector()
+    chooser.register(process.stdout, selectors.EVENT_READ)
+    line = b""
+    deadline = time.monotonic() + seconds
+    while not line.endswith(b"\n") and time.monotonic() < deadline:
+        if not chooser.select(deadline - time.monotonic()):
+            break
+        byte = os.read(process.stdout.fileno(), 1)  # unbuffered: select sees what is left
+        if not byte:
+            break
+        line += byte
+    return line.decode(errors="replace")

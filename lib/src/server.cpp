@@ -11,6 +11,7 @@
 #include "herd/log.hpp"
 #include "peer/handle_peer.hpp"
 #include "peer/peer_link.hpp"
+#include "peer/peer_tls.hpp"
 #include "server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -86,6 +87,11 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
         options.clock = system_clock_ns;
     }
     state_ = std::make_shared<state>(io, herd, *me, std::move(options));
+    if (herd.tls()) {
+        // Before any port: a server whose certificate would be refused
+        // says so now, not on every link (tls_error).
+        state_->tls = peer::make_tls_context(herd, *me);
+    }
     // The node calls it; nothing else does.
     state_->core.on_stored = std::move(state_->options.on_stored);
     // The ports first: a second server of the same name fails here, before
@@ -134,9 +140,13 @@ void server::start()
     s.log->info("{} starting: clients on {}:{}, peers on {}:{}, neighbours {}, places {}", s.me.name, s.me.host,
                 client_port(), peer_host(s.herd, s.me), peer_port(), neighbours.empty() ? "none" : neighbours,
                 s.options.places->describe());
+    if (s.herd.tls()) {
+        s.log->info("peer links are TLS 1.3, certificates from {} (this server's: {})", s.herd.tls_ca.string(),
+                    s.me.tls_cert.string());
+    }
     if (s.herd.secret) {
         s.log->info("peers prove membership with the shared secret from {}", s.herd.secret_origin);
-    } else {
+    } else if (!s.herd.tls()) {
         s.log->warn("no shared secret configured: peers are not authenticated, peer port on loopback only");
     }
     asio::co_spawn(s.executor, start_server(state_, s.client_acceptor, handle_connection, "client"),

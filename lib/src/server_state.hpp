@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -39,6 +40,9 @@ struct server::state : std::enable_shared_from_this<server::state> {
     topology herd;
     server_config me;
     server_options options;
+    // herd.tls(): every peer link, dialled or accepted, is TLS with this
+    // server's certificate; none: plain TCP.
+    std::unique_ptr<boost::asio::ssl::context> tls;
     std::shared_ptr<spdlog::logger> log;
     std::string log_scratch; // log_info_bytes builds each line here: one thread, so one is enough
     // The store, its log on disk, and store_and_propagate: the links are

@@ -46,14 +46,14 @@ void add_extension(X509* cert, X509V3_CTX* ctx, int nid, const std::string& valu
 // A certificate for `subject_key`, signed by `issuer_key` (itself when
 // `issuer` is null: the CA).
 x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& common_name, X509* issuer, EVP_PKEY* issuer_key,
-                         const std::string& alt_names)
+                         const std::string& alt_names, const issue_options& options = {})
 {
     static long serial = 1;
     x509_ptr cert(X509_new());
     X509_set_version(cert.get(), 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24L * 3600);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), options.expired ? -48L * 3600 : -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), options.expired ? -3600 : 24L * 3600);
     X509_set_pubkey(cert.get(), subject_key);
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()),
@@ -69,7 +69,7 @@ x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& common_name, 
     add_extension(cert.get(), &ctx, NID_subject_key_identifier, "hash");
     if (!ca) {
         add_extension(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always");
-        add_extension(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
+        add_extension(cert.get(), &ctx, NID_ext_key_usage, options.extended_key_usage);
         add_extension(cert.get(), &ctx, NID_subject_alt_name, alt_names);
     }
     check(X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0, "X509_sign");
@@ -102,17 +102,33 @@ test_ca::test_ca() : keys_(std::make_unique<keys>())
 
 test_ca::~test_ca() = default;
 
-tls_identity test_ca::issue(const std::vector<std::string>& subject_alt_names) const
+tls_identity test_ca::issue(const std::vector<std::string>& subject_alt_names, const issue_options& options) const
 {
     std::string alt_names;
     for (const auto& n : subject_alt_names) {
         alt_names += (alt_names.empty() ? "" : ",") + n;
     }
     auto key = new_key();
-    auto cert = new_certificate(key.get(), "herd test server", keys_->cert.get(), keys_->key.get(), alt_names);
+    auto cert =
+        new_certificate(key.get(), options.common_name, keys_->cert.get(), keys_->key.get(), alt_names, options);
     return {to_pem([&](BIO* b) { return PEM_write_bio_X509(b, cert.get()); }), to_pem([&](BIO* b) {
                 return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
             })};
+}
+
+tls_identity test_ca::issue_peer(const std::string& name, bool expired) const
+{
+    issue_options options;
+    options.common_name = name;
+    options.extended_key_usage = "serverAuth,clientAuth";
+    options.expired = expired;
+    return issue({"DNS:" + name}, options);
+}
+
+void tls_identity::write(const std::filesystem::path& dir, const std::string& name) const
+{
+    std::ofstream(dir / (name + ".crt")) << certificate_pem;
+    std::ofstream(dir / (name + ".key")) << private_key_pem;
 }
 
 std::string test_ca::certificate_pem() const

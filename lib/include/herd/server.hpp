@@ -82,6 +82,9 @@ struct server_stats {
     std::uint64_t invalid = 0;
     std::uint64_t peer_links_accepted = 0;
     std::uint64_t peer_links_refused = 0;
+    // Peer connections whose TLS handshake failed, either way: a neighbour
+    // without TLS, a certificate from another CA, expired, or for another name.
+    std::uint64_t peer_tls_refused = 0;
     std::uint64_t peer_links_up = 0;              // a gauge: links this server dialled that are up now
     std::uint64_t peer_records_received = 0;      // valid AT lines from neighbours
     std::uint64_t peer_records_stored = 0;        // ... that changed the store

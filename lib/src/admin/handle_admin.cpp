@@ -62,6 +62,10 @@ constexpr std::array counter_rows{
                 "Neighbours' connections that passed the handshake.", &server_stats::peer_links_accepted},
     counter_row{"peer_links_refused", "herd_peer_links_refused_total", "", "counter",
                 "Peer connections refused in the handshake, either way.", &server_stats::peer_links_refused},
+    counter_row{"peer_tls_refused", "herd_peer_tls_refused_total", "", "counter",
+                "Peer connections whose TLS handshake failed, either way: no TLS, another CA, an expired "
+                "certificate, another name.",
+                &server_stats::peer_tls_refused},
     counter_row{"peer_links_up", "herd_peer_links_up", "", "gauge", "Links this server dialled that are up now.",
                 &server_stats::peer_links_up},
     counter_row{"peer_records_received", "herd_peer_messages_total", R"(direction="in")", "counter",

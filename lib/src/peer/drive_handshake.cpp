@@ -10,7 +10,7 @@ namespace herd::peer {
 namespace asio = boost::asio;
 using detail::use_tuple;
 
-asio::awaitable<read_step> read_step_line(asio::ip::tcp::socket& socket, detail::line_reader& reader,
+asio::awaitable<read_step> read_step_line(peer_stream& stream, detail::line_reader& reader,
                                           handshake_clock::duration limit, std::size_t max_bytes)
 {
     const auto deadline = handshake_clock::now() + limit;
@@ -26,7 +26,7 @@ asio::awaitable<read_step> read_step_line(asio::ip::tcp::socket& socket, detail:
             co_return read_step{step_outcome::timed_out, {}};
         }
         auto space = reader.prepare(max_bytes);
-        auto read = socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto read = stream.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         auto result = co_await detail::within(std::move(read), left);
         if (!result) {
             reader.commit(0);
@@ -40,11 +40,10 @@ asio::awaitable<read_step> read_step_line(asio::ip::tcp::socket& socket, detail:
     }
 }
 
-asio::awaitable<step_outcome> send_step_line(asio::ip::tcp::socket& socket, std::string line,
-                                             handshake_clock::duration limit)
+asio::awaitable<step_outcome> send_step_line(peer_stream& stream, std::string line, handshake_clock::duration limit)
 {
     line += '\n';
-    auto write = asio::async_write(socket, asio::buffer(line), use_tuple);
+    auto write = asio::async_write(stream, asio::buffer(line), use_tuple);
     auto result = co_await detail::within(std::move(write), limit);
     if (!result) {
         co_return step_outcome::timed_out;

@@ -1,13 +1,13 @@
-// Performs a handshake machine's actions (peer/handshake.hpp) on a socket
+// Performs a handshake machine's actions (peer/handshake.hpp) on a stream
 // and feeds each result back: the I/O half of the handshake, shared by the
 // dialer (peer_link::connect) and the acceptor (handle_peer).
 #pragma once
 
 #include "peer/handshake.hpp"
+#include "peer/peer_stream.hpp"
 #include "protocol/line_reader.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <concepts>
@@ -17,7 +17,7 @@
 
 namespace herd::peer {
 
-// How a step of the handshake ended on the socket.
+// How a step of the handshake ended on the stream.
 enum class step_outcome { done, timed_out, closed };
 
 struct read_step {
@@ -28,11 +28,11 @@ struct read_step {
 // One line within `limit`. A line of `max_bytes` with no '\n' yet ends the
 // step as a close does; bytes after the line stay in `reader` (the records
 // a dialer sends straight after its HELLO).
-boost::asio::awaitable<read_step> read_step_line(boost::asio::ip::tcp::socket& socket, detail::line_reader& reader,
+boost::asio::awaitable<read_step> read_step_line(peer_stream& stream, detail::line_reader& reader,
                                                  handshake_clock::duration limit, std::size_t max_bytes);
 
 // `line` and a '\n' within `limit`.
-boost::asio::awaitable<step_outcome> send_step_line(boost::asio::ip::tcp::socket& socket, std::string line,
+boost::asio::awaitable<step_outcome> send_step_line(peer_stream& stream, std::string line,
                                                     handshake_clock::duration limit);
 
 // What drive_handshake needs of a handshake: the events both sides'
@@ -74,9 +74,8 @@ handshake_action after_step(Machine& machine, step_outcome how, Done&& done)
 // deadline from now. Once `stopped` is set the machine is cancelled before
 // the next result reaches it.
 template <handshake_machine Machine>
-boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::socket& socket,
-                                                         detail::line_reader& reader, Machine& machine,
-                                                         const bool& stopped)
+boost::asio::awaitable<handshake_action> drive_handshake(peer_stream& stream, detail::line_reader& reader,
+                                                         Machine& machine, const bool& stopped)
 {
     const auto started = handshake_clock::now();
     const auto within_deadline = [&](handshake_clock::duration limit) {
@@ -97,7 +96,7 @@ boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::s
             co_return next;
         case handshake_action::kind::read: {
             const auto limit = within_deadline(next.limit);
-            auto read = read_step_line(socket, reader, limit, next.max_bytes);
+            auto read = read_step_line(stream, reader, limit, next.max_bytes);
             auto got = co_await std::move(read);
             if (stopped) {
                 machine.cancel();
@@ -108,7 +107,7 @@ boost::asio::awaitable<handshake_action> drive_handshake(boost::asio::ip::tcp::s
         case handshake_action::kind::send: {
             std::string line(next.line);
             const auto limit = within_deadline(next.limit);
-            auto send = send_step_line(socket, std::move(line), limit);
+            auto send = send_step_line(stream, std::move(line), limit);
             const auto sent = co_await std::move(send);
             if (stopped) {
                 machine.cancel();

@@ -37,12 +37,24 @@ private:
 // The dialer's name once it has proved membership; nothing if refused.
 // The handshake's rules are acceptor_handshake's (peer/handshake.hpp);
 // this performs its actions and logs how it ended.
-asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self, tcp::socket& socket,
+asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self, peer::peer_stream& stream,
                                                              detail::line_reader& reader, const std::string& from)
 {
+    // Over TLS the dialer may claim only a name its certificate proves.
+    peer::acceptor_handshake::certificate_check certified;
+    if (stream.tls()) {
+        const auto tls_limit = peer::acceptor_handshake::deadline;
+        const auto shaken = co_await stream.server_handshake(tls_limit);
+        if (!shaken.ok) {
+            ++self.stats.peer_tls_refused;
+            self.log->warn("peer link from {} refused: TLS: {}", from, shaken.reason);
+            co_return std::nullopt;
+        }
+        certified = [&stream](std::string_view name) { return stream.certifies(name); };
+    }
     peer::acceptor_handshake handshake(self.me.name, self.me.neighbors, self.herd.secret, self.core.store,
-                                       peer::make_nonce());
-    auto drive = peer::drive_handshake(socket, reader, handshake, self.stopped);
+                                       peer::make_nonce(), std::move(certified));
+    auto drive = peer::drive_handshake(stream, reader, handshake, self.stopped);
     const auto end = co_await std::move(drive);
     if (end.what == peer::handshake_action::kind::done) {
         co_return end.result.neighbour;
@@ -55,7 +67,7 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
     }
     if (!end.line.empty()) {
         std::string refused(end.line);
-        co_await detail::write_line(socket, std::move(refused), peer::refusal_limit);
+        co_await detail::write_line(stream, std::move(refused), peer::refusal_limit);
     }
     co_return std::nullopt;
 }
@@ -65,7 +77,7 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
 // message). A dialer that has sent a heartbeat is expected to keep sending
 // them: silence for herd.peer_timeout then closes the link. The Python and
 // Node references send only records, and are never timed out.
-asio::awaitable<void> serve_link(server::state& self, tcp::socket& socket, detail::line_reader& reader,
+asio::awaitable<void> serve_link(server::state& self, peer::peer_stream& stream, detail::line_reader& reader,
                                  const std::string& neighbour)
 {
     const auto& limits = self.herd.limits;
@@ -114,7 +126,7 @@ asio::awaitable<void> serve_link(server::state& self, tcp::socket& socket, detai
         }
         bool written = true;
         if (!out.empty()) {
-            auto write = detail::write_bytes(socket, out, timeout);
+            auto write = detail::write_bytes(stream, out, timeout);
             written = co_await std::move(write);
         }
         if (!written) {
@@ -127,7 +139,7 @@ asio::awaitable<void> serve_link(server::state& self, tcp::socket& socket, detai
             co_return;
         }
         auto space = reader.prepare();
-        auto read = socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto read = stream.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         if (!heartbeats) {
             auto [ec, n] = co_await std::move(read);
             reader.commit(n);
@@ -157,8 +169,9 @@ asio::awaitable<void> serve_link(server::state& self, tcp::socket& socket, detai
 
 asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    const registration<tcp::socket> registered(self->peer_sockets, socket);
     const std::string from = describe(socket);
+    peer::peer_stream stream(std::move(socket), self->tls.get());
+    const registration<tcp::socket> registered(self->peer_sockets, stream.socket());
     const auto& limits = self->herd.limits;
     // Anyone can connect here: only so many may be proving membership at
     // once, so connections that never finish cannot pile up.
@@ -172,16 +185,18 @@ asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::sock
     std::optional<std::string> neighbour;
     {
         const handshake_slot slot(self->stats);
-        neighbour = co_await accept_handshake(*self, socket, reader, from);
+        neighbour = co_await accept_handshake(*self, stream, reader, from);
     }
     if (!neighbour) {
         co_return;
     }
     ++self->stats.peer_links_accepted;
     self->log->info("peer link from {} ({}) open", *neighbour, from);
-    co_await serve_link(*self, socket, reader, *neighbour);
+    co_await serve_link(*self, stream, reader, *neighbour);
+    // No TLS close_notify: a link ends on an error, a time-out or stop(),
+    // and a line cut short by the close is never a whole line.
     boost::system::error_code ignored;
-    socket.close(ignored);
+    stream.socket().close(ignored);
 }
 
 } // namespace herd

@@ -171,8 +171,9 @@ action dialer_handshake::on_closed()
 
 acceptor_handshake::acceptor_handshake(std::string me, const std::vector<std::string>& neighbours,
                                        std::optional<std::string> secret, const location_store& store,
-                                       std::string nonce)
-    : me_(std::move(me)), neighbours_(neighbours), secret_(std::move(secret)), store_(store), nonce_(std::move(nonce))
+                                       std::string nonce, certificate_check certified)
+    : me_(std::move(me)), neighbours_(neighbours), secret_(std::move(secret)), store_(store), nonce_(std::move(nonce)),
+      certified_(std::move(certified))
 {
 }
 
@@ -241,6 +242,11 @@ action acceptor_handshake::on_line(std::string_view line)
     }
     if (std::find(neighbours_.begin(), neighbours_.end(), hello->dialer) == neighbours_.end()) {
         return fail(escape_for_log(hello->dialer) + " is not a neighbour of " + escape_for_log(me_), true, true);
+    }
+    // Over TLS a HELLO names the server the certificate proves, or no one:
+    // a member's certificate does not lend its name to another.
+    if (certified_ && !certified_(hello->dialer)) {
+        return fail("the certificate of the link does not name " + escape_for_log(hello->dialer), true, true);
     }
     const std::string expected = make_proof(secret_, role::dialer, me_, hello->dialer, nonce_, hello->nonce);
     if (!proofs_equal(expected, hello->proof)) {

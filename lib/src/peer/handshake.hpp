@@ -15,7 +15,8 @@
 // - The dialer believes a challenge only from the neighbour it dialled, and
 //   a WELCOME only with the acceptor's proof for both nonces; the acceptor
 //   believes a HELLO only from one of its neighbours, with the dialer's
-//   proof. Each refuses everything else, and says why.
+//   proof, and over TLS only with the name the dialer's certificate
+//   proves. Each refuses everything else, and says why.
 // - The acceptor answers every refusal it can still send with REFUSED and
 //   the reason; a dialer that is refused, or whose acceptor proves nothing,
 //   counts it in peer_links_refused, as the acceptor counts each refusal.
@@ -38,6 +39,7 @@
 #include "peer/peer_protocol.hpp"
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -133,10 +135,14 @@ public:
     // proved membership by then is refused, however it trickles its bytes.
     static constexpr handshake_clock::duration deadline = std::chrono::seconds(5);
 
+    // Whether the dialer's certificate proves a name (peer_stream::certifies);
+    // none: a plain-TCP link, where nothing but the secret proves anything.
+    using certificate_check = std::function<bool(std::string_view name)>;
+
     // `me` takes links from `neighbours` (kept by reference); `store` is
     // ours, summed up in the WELCOME.
     acceptor_handshake(std::string me, const std::vector<std::string>& neighbours, std::optional<std::string> secret,
-                       const location_store& store, std::string nonce);
+                       const location_store& store, std::string nonce, certificate_check certified = {});
 
     // The first action: send the challenge.
     handshake_action start();
@@ -162,6 +168,7 @@ private:
     std::optional<std::string> secret_;
     const location_store& store_;
     std::string nonce_;
+    certificate_check certified_;
     std::string out_; // the line being sent, or the REFUSED to send
     state state_ = state::idle;
     bool cancelled_ = false;

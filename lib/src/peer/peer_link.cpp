@@ -53,8 +53,16 @@ void peer_link::stop()
 {
     stopped_ = true;
     wake();
+    close();
+}
+
+void peer_link::close()
+{
     boost::system::error_code ignored;
     socket_.close(ignored);
+    if (stream_) {
+        stream_->socket().close(ignored);
+    }
 }
 
 void peer_link::offer(const std::shared_ptr<const std::string>& at_line)
@@ -126,8 +134,7 @@ asio::awaitable<void> peer_link::run()
                 last_failure_ = "closed";
             }
         } else {
-            boost::system::error_code ignored;
-            socket_.close(ignored);
+            close();
         }
         if (stopped_) {
             break;
@@ -161,11 +168,28 @@ asio::awaitable<bool> peer_link::connect()
     }
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
+    stream_ = std::make_unique<peer::peer_stream>(std::move(socket_), owner_->tls.get());
+    socket_ = tcp::socket(owner_->executor);
+    if (stopped_) {
+        co_return false;
+    }
+    // Over TLS the neighbour proves its name from the topology with a
+    // certificate from the herd's CA before a line of the handshake.
+    const auto shaken = co_await stream_->client_handshake(neighbour_.name, handshake_time_limit);
+    if (!shaken.ok) {
+        if (!shaken.timed_out) {
+            ++owner_->stats.peer_tls_refused;
+        }
+        if (!stopped_) {
+            note_down("TLS: " + shaken.reason);
+        }
+        co_return false;
+    }
 
     peer::dialer_handshake handshake(me, neighbour_.name, owner_->herd.secret, owner_->herd.catch_up,
                                      owner_->core.store, peer::make_nonce());
     detail::line_reader reader;
-    auto drive = peer::drive_handshake(socket_, reader, handshake, stopped_);
+    auto drive = peer::drive_handshake(*stream_, reader, handshake, stopped_);
     const auto end = co_await std::move(drive);
     if (end.what != peer::handshake_action::kind::done) {
         if (end.failure.refused) {
@@ -301,8 +325,7 @@ asio::awaitable<void> peer_link::serve()
     if (reconciling_) {
         reconciling_.reset();
     }
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    close();
     while (reading_) {
         wake_.expires_at(clock::time_point::max());
         co_await wake_.async_wait(use_tuple);
@@ -339,7 +362,7 @@ asio::awaitable<void> peer_link::read_answers()
             co_return;
         }
         auto space = reader.prepare();
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto [ec, n] = co_await stream_->async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         reader.commit(n);
         if (ec) {
             co_return;
@@ -358,7 +381,9 @@ bool peer_link::draining()
     // PINGs are too short a backlog to count, so neither is kept alive.
     // SIOCOUTQ: what this side's kernel still holds, unsent or unacknowledged.
     int queued = 0;
-    if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) {
+    // Over TLS the kernel holds records' bytes, a little more than the
+    // lines they carry: the count errs towards less acknowledged.
+    if (::ioctl(stream_->socket().native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) {
         return false;
     }
     const std::uint64_t acked = written_ - std::min<std::uint64_t>(written_, static_cast<std::uint64_t>(queued));
@@ -372,7 +397,7 @@ asio::awaitable<bool> peer_link::send(const std::string& bytes)
     // A neighbour that takes nothing for peer_timeout is hung or gone: the
     // link closes rather than wait on it (its records are reconciled).
     const auto limit = owner_->herd.peer_timeout;
-    auto write = detail::write_bytes(socket_, bytes, limit);
+    auto write = detail::write_bytes(*stream_, bytes, limit);
     const bool written = co_await std::move(write);
     if (written) {
         written_ += bytes.size();

@@ -7,6 +7,7 @@
 
 #include "core/node.hpp"
 #include "peer/outbox.hpp"
+#include "peer/peer_stream.hpp"
 #include "peer/reconciliation.hpp"
 #include "server_state.hpp"
 
@@ -56,12 +57,14 @@ private:
     // backlog still queued: it is reading, however late its PONG.
     bool draining();
     void note_down(const std::string& why);
+    void close();
     void tell(link_event e) const; // to server_options::on_link
 
     std::shared_ptr<server::state> owner_;
     server_config neighbour_;
     peer::outbox outbox_;
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::ip::tcp::socket socket_;       // while dialling; then inside stream_
+    std::unique_ptr<peer::peer_stream> stream_; // the link's connection, plain or TLS, once dialled
     // A condition variable (as Asio's chat server): the writer sleeps on it
     // until its next deadline, and offer() and the reader cancel it.
     boost::asio::steady_timer wake_;

@@ -11,7 +11,7 @@ namespace herd::detail {
 
 namespace asio = boost::asio;
 
-asio::awaitable<std::optional<std::string>> read_line(asio::ip::tcp::socket& socket, line_reader& reader,
+asio::awaitable<std::optional<std::string>> read_line(peer::peer_stream& stream, line_reader& reader,
                                                       std::chrono::steady_clock::duration limit, std::size_t max_bytes)
 {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -24,7 +24,7 @@ asio::awaitable<std::optional<std::string>> read_line(asio::ip::tcp::socket& soc
             co_return std::nullopt;
         }
         auto space = reader.prepare(max_bytes);
-        auto read = socket.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
+        auto read = stream.async_read_some(asio::buffer(space.data(), space.size()), use_tuple);
         auto result = co_await within(std::move(read), left);
         if (!result) {
             reader.commit(0);
@@ -38,16 +38,15 @@ asio::awaitable<std::optional<std::string>> read_line(asio::ip::tcp::socket& soc
     }
 }
 
-asio::awaitable<bool> write_line(asio::ip::tcp::socket& socket, std::string line,
-                                 std::chrono::steady_clock::duration limit)
+asio::awaitable<bool> write_line(peer::peer_stream& stream, std::string line, std::chrono::steady_clock::duration limit)
 {
     line += '\n';
-    auto write = asio::async_write(socket, asio::buffer(line), use_tuple);
+    auto write = asio::async_write(stream, asio::buffer(line), use_tuple);
     auto result = co_await within(std::move(write), limit);
     co_return result && !std::get<0>(*result);
 }
 
-asio::awaitable<bool> write_bytes(asio::ip::tcp::socket& socket, const std::string& bytes,
+asio::awaitable<bool> write_bytes(peer::peer_stream& stream, const std::string& bytes,
                                   std::chrono::steady_clock::duration limit)
 {
     // In pieces, each with the whole limit: a slow neighbour that keeps
@@ -56,7 +55,7 @@ asio::awaitable<bool> write_bytes(asio::ip::tcp::socket& socket, const std::stri
     constexpr std::size_t piece = std::size_t{64} * 1024;
     for (std::size_t at = 0; at < bytes.size(); at += piece) {
         const std::size_t n = std::min(piece, bytes.size() - at);
-        auto write = asio::async_write(socket, asio::buffer(bytes.data() + at, n), use_tuple);
+        auto write = asio::async_write(stream, asio::buffer(bytes.data() + at, n), use_tuple);
         auto result = co_await within(std::move(write), limit);
         if (!result || std::get<0>(*result)) {
             co_return false;
