@@ -151,8 +151,11 @@ def servers_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
 
 
 def herd_toml(servers: dict[str, list[str]], ports: dict[str, int], *, fsync: str = "batch",
-              log_level: str = "info", places: str = 'provider = "local"\n') -> str:
-    return ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n"
+              log_level: str = "info", places: str = 'provider = "local"\n', tls: bool = False) -> str:
+    # scripts/herd-certs's files in certs/ beside the file, when `tls`.
+    certificates = ('tls_ca = "certs/ca.crt"\ntls_cert = "certs/{name}.crt"\ntls_key = "certs/{name}.key"\n'
+                    if tls else "")
+    return ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n" + certificates +
             f"fsync = \"{fsync}\"\nlog_level = \"{log_level}\"\n\n[places]\n{places}\n"
             "[limits]\nconnections = 20000\n\n" + servers_toml(servers, ports))
 
@@ -196,8 +199,10 @@ class System:
 
 
 class HerdSystem(System):
-    def __init__(self, bench, key, label, servers=None, fsync="batch", log_level="info", places=None, env=None):
+    def __init__(self, bench, key, label, servers=None, fsync="batch", log_level="info", places=None, env=None,
+                 tls=False):
         self.pinned = True
+        self.tls = tls
         self.key = key
         self.label = label
         self.servers = servers or {"Goloman": []}
@@ -212,7 +217,10 @@ class HerdSystem(System):
         shutil.rmtree(self.dir / "logs", ignore_errors=True)
         ports = {name: free_port() for name in self.servers}
         (self.dir / "herd.toml").write_text(herd_toml(self.servers, ports, fsync=self.fsync, log_level=self.log_level,
-                                                      places=self.places or 'provider = "local"\n'))
+                                                      places=self.places or 'provider = "local"\n', tls=self.tls))
+        if self.tls and not (self.dir / "certs").exists():
+            subprocess.run([str(ROOT / "scripts/herd-certs"), "herd.toml", "certs"], cwd=self.dir, check=True,
+                           capture_output=True)
         env = dict(os.environ, **(self.env or {}))
         # Goloman first: it is where every load goes.
         for name in self.servers:
@@ -509,6 +517,56 @@ def convergence(bench: Bench) -> None:
         pair.stop()
 
 
+def tls_cost(bench: Bench) -> None:
+    """The herd of five with plain and with TLS peer links, in turn: the
+    same loads at Goloman (every record flooded to four servers over
+    eight links), and propagation three links away on an idle herd."""
+    bench.say("peer TLS:")
+    plain = HerdSystem(bench, "herd5-plain", "herd of five, plain TCP", servers=DEFAULT_HERD)
+    tls = HerdSystem(bench, "herd5-tls", "herd of five, TLS 1.3", servers=DEFAULT_HERD, tls=True)
+    systems = [plain, tls]
+    try:
+        for system in systems:
+            system.start()
+        for key in ("rr64", "pipe64"):
+            bench.measure_side_by_side(systems, LOADS[key])
+    finally:
+        for system in systems:
+            system.stop()
+    for system in systems:
+        # Restarted idle and unpinned, as for the herd of five's own figure.
+        system.pinned = False
+        system.start()
+        try:
+            propagation(bench, system, f"propagation-{system.key}")
+            if system.tls:
+                bench.extra["tls_refused"] = sum(system.counter(n, "herd_peer_tls_refused_total")
+                                                 for n in DEFAULT_HERD)
+        finally:
+            system.stop()
+
+
+def tls_table(bench: Bench) -> str:
+    rows = ["| herd of five | plain TCP | TLS 1.3 | TLS / plain |", "|---|---:|---:|---:|"]
+    for key in ("rr64", "pipe64"):
+        plain = bench.results.get(("herd5-plain", key))
+        tls = bench.results.get(("herd5-tls", key))
+        if plain and tls:
+            a, b = median(plain.throughput), median(tls.throughput)
+            rows.append(f"| {LOADS[key].label}: rate | {a:,.0f}/s | {b:,.0f}/s | {b / a:.2f} |")
+            a, b = median(plain.p99), median(tls.p99)
+            rows.append(f"| ... p99 | {a / 1000:.3f} ms | {b / 1000:.3f} ms | {b / a:.2f} |")
+    plain = bench.extra.get("propagation-herd5-plain")
+    tls = bench.extra.get("propagation-herd5-tls")
+    if plain and tls:
+        for q in ("p50", "p99"):
+            rows.append(f"| propagation Goloman -> Welsh (3 links), {q} | {plain[q]:.0f} us | {tls[q]:.0f} us "
+                        f"| {tls[q] / plain[q]:.2f} |")
+    if "tls_refused" in bench.extra:
+        rows.append(f"| TLS handshakes refused during the runs | | {bench.extra['tls_refused']:.0f} | |")
+    return "\n".join(rows)
+
+
 def convergence_table(bench: Bench) -> str:
     rows = ["| convergence | figure |", "|---|---:|"]
     for r in bench.extra.get("reconciliation", []):
@@ -565,6 +623,7 @@ def run_suite(bench: Bench) -> None:
     durability(bench)
     reconciliation(bench)
     convergence(bench)
+    tls_cost(bench)
     which = {
         "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
@@ -1012,9 +1071,10 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
-    parser.add_argument("--only", choices=["durability", "convergence"],
+    parser.add_argument("--only", choices=["durability", "convergence", "tls"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
-                             "convergence (a burst at the herd of five, a restart with a big store, reconciliation)")
+                             "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
+                             "tls (the herd of five with plain and TLS peer links)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1037,6 +1097,8 @@ def main() -> int:
         elif args.only == "convergence":
             reconciliation(bench)
             convergence(bench)
+        elif args.only == "tls":
+            tls_cost(bench)
         else:
             run_suite(bench)
     finally:
@@ -1053,12 +1115,16 @@ def main() -> int:
         print("| target | measured | |\n|---|---|---|\n" + "\n".join(durability_targets(bench)))
     elif args.only == "convergence":
         print(convergence_table(bench))
+    elif args.only == "tls":
+        print(tls_table(bench))
     else:
         print(table(bench))
         print()
         print(targets(bench))
         print()
         print(convergence_table(bench))
+        print()
+        print(tls_table(bench))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))
