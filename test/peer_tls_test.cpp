@@ -138,7 +138,8 @@ tcp::acceptor listen_as(const asio::any_io_executor& executor, std::uint16_t por
 
 TEST_CASE("over TLS an IAMAT reaches all five servers, and a server that was down is caught up", "[tls][herd]")
 {
-    const auto dir = scratch_dir("peer-tls");
+    const scratch_directory scratch("peer-tls-");
+    const auto& dir = scratch.path();
     const test_ca ca;
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {
         local_herd herd(io, with_tls(on_free_ports(default_topology()), ca, dir));
@@ -184,7 +185,8 @@ TEST_CASE("over TLS an IAMAT reaches all five servers, and a server that was dow
 
 TEST_CASE("a TLS server refuses a plain-TCP neighbour, and a plain one cannot dial it", "[tls][security]")
 {
-    const auto dir = scratch_dir("peer-tls");
+    const scratch_directory scratch("peer-tls-");
+    const auto& dir = scratch.path();
     const test_ca ca;
     run_async([&](asio::io_context& io) -> asio::awaitable<void> {
         const auto tls_herd = with_tls(two_servers(), ca, dir);
@@ -218,7 +220,8 @@ TEST_CASE("a TLS server refuses a plain-TCP neighbour, and a plain one cannot di
 TEST_CASE("a certificate from another CA, an expired one, or one for another name is refused either way",
           "[tls][security]")
 {
-    const auto dir = scratch_dir("peer-tls");
+    const scratch_directory scratch("peer-tls-");
+    const auto& dir = scratch.path();
     const test_ca ca;
     const test_ca stranger_ca;
     const auto tls_herd = with_tls(two_servers(), ca, dir);
@@ -283,7 +286,8 @@ TEST_CASE("a certificate from another CA, an expired one, or one for another nam
 
 TEST_CASE("a server whose own certificate would be refused does not start, and says why", "[tls][topology]")
 {
-    const auto dir = scratch_dir("peer-tls");
+    const scratch_directory scratch("peer-tls-");
+    const auto& dir = scratch.path();
     const test_ca ca;
     const test_ca stranger_ca;
     auto herd = with_tls(two_servers(), ca, dir);

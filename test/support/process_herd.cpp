@@ -29,6 +29,16 @@ std::filesystem::path scratch_dir(std::string_view prefix)
     return dir;
 }
 
+scratch_directory::~scratch_directory()
+{
+    if (std::getenv("HERD_KEEP_TEST_FILES") != nullptr) {
+        std::fprintf(stderr, "kept %s\n", path_.c_str());
+        return;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
 std::string read_file(const std::filesystem::path& path)
 {
     std::ifstream in(path);

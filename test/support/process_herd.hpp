@@ -37,6 +37,20 @@ inline constexpr int time_scale = 1;
 // A fresh directory under the system's temporary directory.
 std::filesystem::path scratch_dir(std::string_view prefix);
 
+// scratch_dir, removed with what it holds at the end of its scope (kept
+// under HERD_KEEP_TEST_FILES, as process_herd keeps its own).
+class scratch_directory {
+public:
+    explicit scratch_directory(std::string_view prefix) : path_(scratch_dir(prefix)) {}
+    ~scratch_directory();
+    scratch_directory(const scratch_directory&) = delete;
+    scratch_directory& operator=(const scratch_directory&) = delete;
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
 std::string read_file(const std::filesystem::path& path);
 
 // How to start one server: {name} and {config} are replaced, the rest is

@@ -46,8 +46,11 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
         const auto tls_limit = peer::acceptor_handshake::deadline;
         const auto shaken = co_await stream.server_handshake(tls_limit);
         if (!shaken.ok) {
-            ++self.stats.peer_tls_refused;
-            self.log->warn("peer link from {} refused: TLS: {}", from, shaken.reason);
+            // Closed by stop(): not a refusal.
+            if (!self.stopped) {
+                ++self.stats.peer_tls_refused;
+                self.log->warn("peer link from {} refused: TLS: {}", from, shaken.reason);
+            }
             co_return std::nullopt;
         }
         certified = [&stream](std::string_view name) { return stream.certifies(name); };

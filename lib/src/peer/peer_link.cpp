@@ -177,10 +177,10 @@ asio::awaitable<bool> peer_link::connect()
     // certificate from the herd's CA before a line of the handshake.
     const auto shaken = co_await stream_->client_handshake(neighbour_.name, handshake_time_limit);
     if (!shaken.ok) {
-        if (!shaken.timed_out) {
-            ++owner_->stats.peer_tls_refused;
-        }
+        // A neighbour too slow to answer is down, not refused; a link
+        // closed by stop() is neither.
         if (!stopped_) {
+            owner_->stats.peer_tls_refused += shaken.timed_out ? 0 : 1;
             note_down("TLS: " + shaken.reason);
         }
         co_return false;
