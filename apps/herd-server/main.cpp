@@ -1,9 +1,13 @@
 // herd-server: one server of the herd. The twin of the prototype's
 // `asyncio.run(main())`: read the topology, build the server, run the one
-// io_context until SIGINT or SIGTERM. SIGHUP reopens the log, for logrotate.
+// io_context until SIGINT or SIGTERM. SIGHUP reopens the log, for logrotate;
+// it does not reload the topology (a changed herd.toml takes a restart).
+// --check-config checks a topology without starting anything.
+#include "check_config.hpp"
 #include "herd/log.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/server.hpp"
+#include "herd/tls.hpp"
 #include "herd/topology.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -17,6 +21,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,6 +141,10 @@ int run(const po::variables_map& args)
             return exit_failure;
         }
         return EXIT_SUCCESS;
+    } catch (const herd::tls_error& e) {
+        // Its certificate, key or CA: the configuration, not the run.
+        std::cerr << "herd-server: " << name << ": " << e.what() << "\n";
+        return exit_usage;
     } catch (const std::exception& e) {
         std::cerr << "herd-server: " << name << ": " << e.what() << "\n";
         return exit_failure;
@@ -146,13 +155,20 @@ int run(const po::variables_map& args)
 
 int main(int argc, char** argv)
 {
-    po::options_description options("herd-server: one server of the application server herd.\n\n"
-                                    "Usage: herd-server --name NAME [--config FILE] [--log-dir DIR]\n\nOptions");
+    po::options_description options(
+        "herd-server: one server of the application server herd.\n\n"
+        "Usage: herd-server --name NAME [--config FILE] [--log-dir DIR]\n"
+        "       herd-server --check-config FILE [--name NAME]\n\n"
+        "SIGINT or SIGTERM stops the server (exit 0); SIGHUP reopens its log file, for logrotate, and does not\n"
+        "reload the topology: a changed topology takes a restart.\n\nOptions");
     options.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
         "name,n", po::value<std::string>(), "the server to run, as named in the topology file")(
         "config,c", po::value<std::string>()->default_value("herd.toml"),
         "the topology file")("log-dir", po::value<std::string>(),
-                             "directory for NAME.log (default: herd.log_dir in the topology file, else ./logs)");
+                             "directory for NAME.log (default: herd.log_dir in the topology file, else ./logs)")(
+        "check-config", po::value<std::string>()->value_name("FILE"),
+        "check the topology FILE and print the herd it describes (servers, links, ports, TLS, places), and with "
+        "--name that server's own certificate, key and places data; opens no port; exit 0, or 2 with the reason");
 
     // Positional arguments are collected only to be refused: a file named
     // without --config would otherwise be ignored for ./herd.toml.
@@ -185,6 +201,13 @@ int main(int argc, char** argv)
     if (args.count("version") != 0) {
         std::cout << "herd-server " << HERD_VERSION << "\n";
         return EXIT_SUCCESS;
+    }
+    if (args.count("check-config") != 0) {
+        std::optional<std::string> name;
+        if (args.count("name") != 0) {
+            name = args["name"].as<std::string>();
+        }
+        return herd::app::check_config(args["check-config"].as<std::string>(), name, std::cout, std::cerr);
     }
     if (args.count("name") == 0) {
         std::cerr << "herd-server: --name is required\n\n" << options << "\n";
