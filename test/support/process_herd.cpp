@@ -97,17 +97,21 @@ process_herd::process_herd(topology herd, server_command command, const std::str
     write_topology(herd_, dir_ / "herd.toml", extra_toml);
 }
 
-void process_herd::route(const std::string& dialler, const std::string& neighbour, std::uint16_t port)
+void process_herd::route(const std::string& dialler, const std::string& neighbour, std::uint16_t port,
+                         const std::string& host)
 {
     REQUIRE(herd_.find(dialler) != nullptr);
     REQUIRE(herd_.find(neighbour) != nullptr);
-    routes_[dialler][neighbour] = port;
+    routes_[dialler][neighbour] = via{host, port};
     // Only the dialler's own file changes: the neighbour still listens on
     // its peer port, where the proxy relays.
     topology seen = herd_;
     for (auto& s : seen.servers) {
         if (auto it = routes_[dialler].find(s.name); it != routes_[dialler].end()) {
-            s.peer_port = it->second;
+            s.peer_port = it->second.port;
+            if (!it->second.host.empty()) {
+                s.host = it->second.host;
+            }
         }
     }
     write_topology(seen, config_of(dialler), extra_toml_);
@@ -211,7 +215,7 @@ asio::awaitable<boost::json::value> admin_json(std::uint16_t admin_port, std::st
     co_return admin_body(raw, path);
 }
 
-asio::awaitable<boost::json::value> process_herd::admin_json(const std::string& name, std::string path) const
+asio::awaitable<boost::json::value> process_herd::admin_json(std::string name, std::string path) const
 {
     if (!admin_route_) {
         auto get = herd::test::admin_json(admin_port(name), std::move(path));

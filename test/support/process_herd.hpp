@@ -81,10 +81,12 @@ public:
     void start_all();
 
     // From now on `dialler` dials `neighbour`'s peer port at `port` (a
-    // fault proxy's, relaying to the real one) instead: it gets a topology
-    // file of its own, the same but for that port. Takes effect when
-    // `dialler` is next started.
-    void route(const std::string& dialler, const std::string& neighbour, std::uint16_t port);
+    // fault proxy's, relaying to the real one), and at `host` if given (a
+    // relay on another host), instead: it gets a topology file of its own,
+    // the same but for that port. Takes effect when `dialler` is next
+    // started.
+    void route(const std::string& dialler, const std::string& neighbour, std::uint16_t port,
+               const std::string& host = "");
     // Both ways between `a` and `b`, each server dialling the other's proxy
     // (`a_to_b` relays to b's peer port, `b_to_a` to a's).
     void route_pair(const std::string& a, const std::string& b, std::uint16_t a_to_b, std::uint16_t b_to_a);
@@ -109,7 +111,8 @@ public:
         std::function<boost::asio::awaitable<std::string>(const std::string& name, const std::string& request)>;
     void reach_admin(admin_route route) { admin_route_ = std::move(route); }
     // GET `path` on `name`'s admin port, through that route: the body, parsed.
-    boost::asio::awaitable<boost::json::value> admin_json(const std::string& name, std::string path) const;
+    // By value: the coroutine may run after its caller's temporaries are gone.
+    boost::asio::awaitable<boost::json::value> admin_json(std::string name, std::string path) const;
 
 private:
     topology herd_;
@@ -117,7 +120,11 @@ private:
     std::filesystem::path dir_;
     std::vector<std::string> env_;
     std::string extra_toml_;
-    std::map<std::string, std::map<std::string, std::uint16_t>> routes_; // dialler -> neighbour -> port
+    struct via {
+        std::string host; // empty: the neighbour's own
+        std::uint16_t port = 0;
+    };
+    std::map<std::string, std::map<std::string, via>> routes_; // dialler -> neighbour -> where it dials
     std::map<std::string, std::unique_ptr<child_process>> servers_;
     admin_route admin_route_;
 };
