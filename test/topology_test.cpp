@@ -68,6 +68,7 @@ TEST_CASE("a minimal file runs with defaults, and links are made bidirectional",
     CHECK(herd.find("Hands")->peer_port == 22126);
     CHECK(herd.find("Hands")->host == "127.0.0.1");
     CHECK(herd.places.file.empty());
+    CHECK(herd.places.world);
     CHECK(herd.places.timeout == std::chrono::seconds(5));
     CHECK(herd.log_dir.empty());
     CHECK(herd.log_every_line);
@@ -83,6 +84,7 @@ log_level = "warn"
 secret_env = "MY_SECRET"
 [places]
 file = "/data/places.geojson"
+world = false
 timeout = 0.25
 [servers.A]
 host = "localhost"
@@ -95,6 +97,7 @@ peer_port = 4100
     CHECK(herd.secret == "s3cret");
     CHECK(herd.secret_origin == "environment variable MY_SECRET");
     CHECK(herd.places.file == std::filesystem::path("/data/places.geojson"));
+    CHECK_FALSE(herd.places.world);
     CHECK(herd.places.timeout == std::chrono::milliseconds(250));
     CHECK(herd.find("A")->host == "localhost");
     CHECK(herd.find("A")->peer_port == 4100);
@@ -113,6 +116,8 @@ TEST_CASE("every mistake in a topology file is refused with a message naming it"
     CHECK_THAT(refusal("[servers.A]\nneighbors = []\n"), Catch::Contains("servers.A.port is missing"));
     CHECK_THAT(refusal("[servers.A]\nport = 70000\n"), Catch::Contains("servers.A.port must be a port number"));
     CHECK_THAT(refusal("[herd]\nlog_level = \"debug\"\n[servers.A]\nport = 1\n"), Catch::Contains("herd.log_level"));
+    CHECK_THAT(refusal("[places]\nworld = \"yes\"\n[servers.A]\nport = 1\n"),
+               Catch::Contains("places.world must be true or false"));
     CHECK_THAT(refusal("[servers.A]\nport = \"12125\"\n"), Catch::Contains("servers.A.port must be a port number"));
     CHECK_THAT(refusal("[servers.A]\nport = 60000\n"), Catch::Contains("peer_port defaults to port + 10000"));
     CHECK_THAT(refusal("[servers.A]\nport = 1\nneighbours = []\n"),

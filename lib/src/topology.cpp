@@ -425,8 +425,8 @@ void read_places_settings(const toml::table& root, topology& herd, const std::st
     if (table == nullptr) {
         return;
     }
-    refuse_unknown_keys(*table, {"provider", "key_env", "endpoint", "ca_file", "file", "timeout", "cache_ttl"}, source,
-                        "places.");
+    refuse_unknown_keys(*table, {"provider", "key_env", "endpoint", "ca_file", "file", "world", "timeout", "cache_ttl"},
+                        source, "places.");
     auto& places = herd.places;
     if (auto provider = optional_string(*table, "provider", source, "places.")) {
         if (*provider != "auto" && *provider != "google" && *provider != "google-new" && *provider != "local") {
@@ -451,6 +451,12 @@ void read_places_settings(const toml::table& root, topology& herd, const std::st
     }
     if (auto file = optional_string(*table, "file", source, "places.")) {
         places.file = resolve(base_dir, *file);
+    }
+    if (const toml::node* world = table->get("world")) {
+        if (!world->is_boolean()) {
+            fail(source, "places.world must be true or false");
+        }
+        places.world = world->as_boolean()->get();
     }
     if (auto timeout = read_seconds(*table, "places", "timeout", 300, false, source)) {
         places.timeout = *timeout;

@@ -40,6 +40,7 @@ struct places_config {
     std::string endpoint;                          // empty: Google's own URL for the provider
     std::filesystem::path ca_file;                 // trusted besides the system store
     std::filesystem::path file;                    // local: empty means the bundled Westwood places
+    bool world = true;                             // local: the world's cities after `file`'s places
     std::chrono::milliseconds timeout{5000};
     std::chrono::milliseconds cache_ttl{60000}; // 0: no cache
 };

@@ -2,7 +2,9 @@
 
 #include "herd/google_places.hpp"
 #include "herd/local_places.hpp"
+#include "herd/offline_places.hpp"
 #include "herd/places_cache.hpp"
+#include "herd/world_places.hpp"
 #include "places/https_client.hpp"
 
 #include <spdlog/logger.h>
@@ -30,10 +32,11 @@ std::shared_ptr<places_source> make_places_source(boost::asio::io_context& io, c
                 throw places_config_error(std::string("places.ca_file: ") + e.what());
             }
         }
-        if (config.file.empty()) {
-            return local_places::bundled();
+        auto first = config.file.empty() ? local_places::bundled() : local_places::from_file(config.file);
+        if (!config.world) {
+            return first;
         }
-        return local_places::from_file(config.file);
+        return std::make_shared<offline_places>(std::move(first), std::make_unique<world_places>());
     }
     if (!have_key) {
         throw places_config_error("places.provider is " + provider + " but $" + config.key_env +
