@@ -218,6 +218,7 @@ asio::awaitable<void> peer_link::serve()
     reconciling_.reset();
     heard_ = clock::now();
     acked_ = 0;
+    drained_ = {};
     written_ = 0;
     auto next_ping = heard_ + heartbeat;
     auto next_anti_entropy = anti_entropy.count() > 0 ? heard_ + anti_entropy : clock::time_point::max();
@@ -261,7 +262,7 @@ asio::awaitable<void> peer_link::serve()
         // an acceptor sends unasked, so a link that only sent records for
         // longer than peer_timeout would otherwise look dead once it drained.
         const auto now = clock::now();
-        if (herd_acceptor_ && now - heard_ >= timeout && draining()) {
+        if (herd_acceptor_ && now - heard_ >= timeout && draining(now)) {
             // A PONG waits behind everything sent before its PING: on a slow
             // link a backlog that the neighbour's kernel keeps taking in is
             // as good a sign of life.
@@ -372,7 +373,7 @@ asio::awaitable<void> peer_link::read_answers()
     }
 }
 
-bool peer_link::draining()
+bool peer_link::draining(clock::time_point now)
 {
     // Bytes the neighbour's kernel has acknowledged, and what is still
     // queued on this side: acknowledgements that go on while a backlog of
@@ -389,7 +390,19 @@ bool peer_link::draining()
     const std::uint64_t acked = written_ - std::min<std::uint64_t>(written_, static_cast<std::uint64_t>(queued));
     const bool progressed = acked > acked_;
     acked_ = acked;
-    return progressed && static_cast<std::size_t>(queued) >= backlog_bytes;
+    if (!progressed) {
+        return false;
+    }
+    if (static_cast<std::size_t>(queued) >= backlog_bytes) {
+        drained_ = now;
+        return true;
+    }
+    // The tail of a backlog: with less than a piece queued the PONG still
+    // waits behind it and the neighbour's own receive buffer. If the last
+    // sign of life was this check seeing the backlog go down, and nothing
+    // was heard since, the neighbour read on through it: one more
+    // peer_timeout, once.
+    return drained_ == heard_;
 }
 
 asio::awaitable<bool> peer_link::send(const std::string& bytes)

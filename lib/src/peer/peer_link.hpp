@@ -55,7 +55,7 @@ private:
     void wake() { wake_.cancel(); }
     // The neighbour's kernel acknowledged more since the last call, with a
     // backlog still queued: it is reading, however late its PONG.
-    bool draining();
+    bool draining(clock::time_point now);
     void note_down(const std::string& why);
     void close();
     void tell(link_event e) const; // to server_options::on_link
@@ -77,6 +77,7 @@ private:
     clock::time_point heard_;    // the last line from the neighbour
     std::uint64_t written_ = 0;  // bytes this link's writes handed to the kernel
     std::uint64_t acked_ = 0;    // of those, acknowledged by the neighbour's, at the last draining()
+    clock::time_point drained_;  // the last draining() that saw a backlog go down
     std::deque<peer::reconcile_message> answers_;
     std::unique_ptr<peer::store_view> view_;
     std::unique_ptr<peer::reconciliation> reconciling_; // none: no reconciliation under way
