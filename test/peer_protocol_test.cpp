@@ -39,21 +39,26 @@ TEST_CASE("proof comparison", "[peer]")
 
 TEST_CASE("handshake messages round-trip and garbage is refused", "[peer]")
 {
-    const auto challenge = peer::parse_challenge(peer::format_challenge("Goloman", "n1"));
+    // The parsed fields are views into the line: each line is named, so it
+    // outlives them.
+    const std::string challenge_line = peer::format_challenge("Goloman", "n1");
+    const auto challenge = peer::parse_challenge(challenge_line);
     REQUIRE(challenge);
     CHECK(challenge->acceptor == "Goloman");
     CHECK(challenge->nonce == "n1");
-    const auto hello = peer::parse_hello(peer::format_hello("Hands", "n2", "p2"));
+    const std::string hello_line = peer::format_hello("Hands", "n2", "p2");
+    const auto hello = peer::parse_hello(hello_line);
     REQUIRE(hello);
     CHECK(hello->dialer == "Hands");
     CHECK(hello->nonce == "n2");
     CHECK(hello->proof == "p2");
-    const auto plain = peer::parse_welcome(peer::format_welcome("p3"));
+    const std::string plain_line = peer::format_welcome("p3");
+    const auto plain = peer::parse_welcome(plain_line);
     REQUIRE(plain);
     CHECK(plain->proof == "p3");
     CHECK_FALSE(plain->store);
-    const auto with_store =
-        peer::parse_welcome(peer::format_welcome("p4", peer::store_summary{42, 0xdeadbeefcafef00dULL}));
+    const std::string with_store_line = peer::format_welcome("p4", peer::store_summary{42, 0xdeadbeefcafef00dULL});
+    const auto with_store = peer::parse_welcome(with_store_line);
     REQUIRE(with_store);
     CHECK(with_store->proof == "p4");
     CHECK(with_store->store == peer::store_summary{42, 0xdeadbeefcafef00dULL});
