@@ -9,16 +9,20 @@
 namespace herd::conformance {
 
 struct implementation {
-    std::string name;             // cpp, python, node, java-threads, or "custom"
+    std::string name;             // cpp, python, node, java-threads, java-netty, or "custom"
     test::server_command command; // how to start one server
 };
 
 const implementation& current();
 
-// The Java reference's launcher (it builds its jar if it is stale).
+// The two Java references' launchers (each builds its jar if it is stale).
 inline test::server_command java_threads_command()
 {
     return {HERD_SOURCE_DIR "/reference/java/threads/run --name {name} --config {config}"};
+}
+inline test::server_command java_netty_command()
+{
+    return {HERD_SOURCE_DIR "/reference/java/netty/run --name {name} --config {config}"};
 }
 
 // Throws std::invalid_argument for an unknown name.

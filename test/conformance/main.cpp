@@ -1,6 +1,6 @@
 // herd-conformance: one black-box suite for every implementation of the
-// herd protocol. `--impl cpp|python|node|java-threads` picks one of
-// the four in this repository; `--command "TEMPLATE"` starts anything else ({name} and
+// herd protocol. `--impl cpp|python|node|java-threads|java-netty` picks one
+// of the five in this repository; `--command "TEMPLATE"` starts anything else ({name} and
 // {config} are filled in). Cases that need what only Herd has are tagged
 // [herd-only]; leave them out for others with the test spec ~[herd-only].
 #define CATCH_CONFIG_RUNNER
@@ -39,9 +39,11 @@ void select(std::string_view name, const std::string& command_template)
         chosen() = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
     } else if (name == "java-threads") {
         chosen() = {"java-threads", java_threads_command()};
+    } else if (name == "java-netty") {
+        chosen() = {"java-netty", java_netty_command()};
     } else {
         throw std::invalid_argument("unknown implementation " + std::string(name) +
-                                    " (known: cpp, python, node, java-threads)");
+                                    " (known: cpp, python, node, java-threads, java-netty)");
     }
 }
 
@@ -53,7 +55,7 @@ int main(int argc, char* argv[])
     std::string impl = "cpp";
     std::string command;
     using Catch::clara::Opt;
-    session.cli(session.cli() | Opt(impl, "cpp|python|node|java-threads")["--impl"]("the implementation to test") |
+    session.cli(session.cli() | Opt(impl, "cpp|python|node|java-threads|java-netty")["--impl"]("the implementation to test") |
                 Opt(command, "template")["--command"]("start a server with this command ({name}, {config})"));
     if (const int rc = session.applyCommandLine(argc, argv); rc != 0) {
         return rc;
