@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herd::conformance {
 
@@ -15,15 +16,9 @@ struct implementation {
 
 const implementation& current();
 
-// The two Java references' launchers (each builds its jar if it is stale).
-inline test::server_command java_threads_command()
-{
-    return {HERD_SOURCE_DIR "/reference/java/threads/run --name {name} --config {config}"};
-}
-inline test::server_command java_netty_command()
-{
-    return {HERD_SOURCE_DIR "/reference/java/netty/run --name {name} --config {config}"};
-}
+// The five implementations in this repository: cpp, python, node,
+// java-threads, java-netty (the Java launchers build their jars if stale).
+std::vector<implementation> in_repository();
 
 // Throws std::invalid_argument for an unknown name.
 void select(std::string_view name, const std::string& command_template);

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <utility>
 
 namespace herd::conformance {
 
@@ -25,26 +26,31 @@ const implementation& current()
     return chosen();
 }
 
+std::vector<implementation> in_repository()
+{
+    return {
+        {"cpp", test::herd_server_command()},
+        {"python", {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}},
+        {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}},
+        {"java-threads", {HERD_SOURCE_DIR "/reference/java/threads/run --name {name} --config {config}"}},
+        {"java-netty", {HERD_SOURCE_DIR "/reference/java/netty/run --name {name} --config {config}"}},
+    };
+}
+
 void select(std::string_view name, const std::string& command_template)
 {
     if (!command_template.empty()) {
         chosen() = {"custom", {command_template}};
-    } else if (name == "cpp") {
-        chosen() = {"cpp", test::herd_server_command()};
-    } else if (name == "python") {
-        chosen() = {
-            "python",
-            {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}};
-    } else if (name == "node") {
-        chosen() = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
-    } else if (name == "java-threads") {
-        chosen() = {"java-threads", java_threads_command()};
-    } else if (name == "java-netty") {
-        chosen() = {"java-netty", java_netty_command()};
-    } else {
-        throw std::invalid_argument("unknown implementation " + std::string(name) +
-                                    " (known: cpp, python, node, java-threads, java-netty)");
+        return;
     }
+    for (auto& impl : in_repository()) {
+        if (impl.name == name) {
+            chosen() = std::move(impl);
+            return;
+        }
+    }
+    throw std::invalid_argument("unknown implementation " + std::string(name) +
+                                " (known: cpp, python, node, java-threads, java-netty)");
 }
 
 } // namespace herd::conformance
