@@ -48,7 +48,7 @@ public final class ThreadsServer extends ServerCore implements Closeable {
     static final int MAX_HANDSHAKE_LINE = 512;
     static final int HELLO_TIME_LIMIT_MS = 5000;
     private static final int BACKLOG = 1024;
-    private static final int READ_SIZE = 65536;
+    private static final int READ_SIZE = 8192; // the JDK's own default buffer size: an idle connection holds one
 
     private final Map<String, PeerLink> links = new LinkedHashMap<>();
     private final ExecutorService connections = Executors.newCachedThreadPool(named("connection"));
