@@ -141,8 +141,9 @@ public abstract class ServerCore {
             return;
         }
         final AtRecord at = record.get();
+        final String origin = herd.servers().get(at.server()).name(); // the topology's copy, shared by its records
         final boolean stored =
-                storeAndPropagate(at.client(), new LocationRecord(line, at.timeNs(), at.server(), at.where()), neighbour);
+                storeAndPropagate(at.client(), new LocationRecord(line, at.timeNs(), origin, at.where()), neighbour);
         log.info("peer " + neighbour + " > " + Protocol.escapeForLog(line) + " (" + (stored ? "stored" : "not newer") + ")");
     }
 }

@@ -7,7 +7,6 @@ import herd.common.Protocol;
 import herd.common.ServerCore;
 import herd.common.Startup;
 import herd.common.StopSignal;
-import herd.common.Topology.ServerConfig;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
