@@ -1298,7 +1298,7 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
-    parser.add_argument("--java-warmup", type=float, default=10.0,
+    parser.add_argument("--java-warmup", type=float, default=20.0,
                         help="seconds of unmeasured load after each Java reference starts, for the JIT")
     parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
