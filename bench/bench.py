@@ -2,8 +2,8 @@
 """Herd's benchmark suite: every system, the same loads, one table.
 
 Starts each system on loopback (Herd alone and as the herd of five, the
-Python asyncio and Node.js references, Redis from Debian, and the floor
-line server), drives each with herd-load, and prints medians of several
+Python asyncio, Node.js, Java threads and Java Netty references, Redis from
+Debian, and the floor line server), drives each with herd-load, and prints medians of several
 runs with ratios against Herd measured in the same run. The machines are
 noisy: read the ratios, not the absolute numbers.
 
@@ -79,6 +79,14 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def thread_count(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no Threads for {pid}")
 
 
 def median(values: list[float]) -> float:
@@ -272,6 +280,70 @@ class ReferenceSystem(System):
         for name in self.servers:
             self.launch(Process(f"{self.key}/{name}", self.argv_for(name), self.dir))
         self.port = ports["Goloman"]
+
+
+class JavaSystem(ReferenceSystem):
+    """A Java reference, its JVM at its defaults. Each start is followed by
+    --java-warmup seconds of unmeasured load at Goloman (request-reply, then
+    pipelined x16, 64 connections), so the JIT has compiled the hot paths
+    before anything is measured; `warm` False skips it (start-up times)."""
+
+    def __init__(self, bench, key, label, argv_for, servers=None, warm=True):
+        self.warm = warm
+        super().__init__(bench, key, label, argv_for, servers)
+
+    def start(self) -> None:
+        super().start()
+        seconds = self.bench.args.java_warmup
+        if self.warm and seconds > 0:
+            for args in (["-c", "64", "--ids", "repeated"], ["-c", "64", "-d", "16", "--ids", "repeated"]):
+                self.bench.load(self, args + ["--duration", str(seconds / 2), "--id-prefix", "warm"])
+
+
+def java_launchers():
+    """The two Java references' launchers (each builds its jar if it is stale)."""
+    threads = lambda name: [str(ROOT / "reference/java/threads/run"), "--name", name, "--config", "herd.toml"]
+    netty = lambda name: [str(ROOT / "reference/java/netty/run"), "--name", name, "--config", "herd.toml"]
+    return threads, netty
+
+
+def java_systems(bench: "Bench", warm: bool = True) -> list["System"]:
+    threads, netty = java_launchers()
+    return [JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=warm),
+            JavaSystem(bench, "jthreads5", "Java threads, herd of five", threads, servers=DEFAULT_HERD, warm=warm),
+            JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=warm),
+            JavaSystem(bench, "jnetty5", "Java Netty, herd of five", netty, servers=DEFAULT_HERD, warm=warm)]
+
+
+JAVA_LOADS = {
+    "jthreads": ["rr1", "rr64", "rr1000", "pipe64"],
+    "jthreads5": ["rr64", "pipe64"],
+    "jnetty": ["rr1", "rr64", "rr1000", "pipe64"],
+    "jnetty5": ["rr64", "pipe64"],
+}
+
+
+def jvm_settings(bench: "Bench") -> None:
+    """What the JVM chose for itself, on the servers' core as the servers
+    run (one core: the JVM then picks the Serial collector, not G1)."""
+    out = subprocess.run(["java", "-XX:+PrintFlagsFinal", "-version"], capture_output=True, text=True,
+                         preexec_fn=on_cpus(SERVER_CPUS))
+    flags = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[1] in ("InitialHeapSize", "MaxHeapSize", "ThreadStackSize", "UseSerialGC",
+                                             "UseG1GC", "UseParallelGC", "ActiveProcessorCount"):
+            flags[parts[1]] = parts[3]
+    gc = next((name[3:-2] for name in ("UseG1GC", "UseSerialGC", "UseParallelGC") if flags.get(name) == "true"), "?")
+    version = out.stderr.splitlines()[0] if out.stderr else "?"
+    bench.extra["jvm"] = {"version": version, "gc": gc,
+                          "initial_heap_mib": int(flags.get("InitialHeapSize", 0)) / 2**20,
+                          "max_heap_mib": int(flags.get("MaxHeapSize", 0)) / 2**20,
+                          "thread_stack_kib": int(flags.get("ThreadStackSize", 0)),
+                          "warmup_s": bench.args.java_warmup}
+    j = bench.extra["jvm"]
+    bench.say(f"JVM: {version}; {gc} GC, heap {j['initial_heap_mib']:.0f} MiB initial, {j['max_heap_mib']:.0f} MiB "
+              f"max, {j['thread_stack_kib']} KiB thread stacks (defaults); {j['warmup_s']:.0f} s JIT warm-up per start")
 
 
 class RedisSystem(System):
@@ -603,9 +675,11 @@ def run_suite(bench: Bench) -> None:
         ReferenceSystem(bench, "python", "Python asyncio ref", python),
         ReferenceSystem(bench, "python5", "Python, herd of five", python, servers=DEFAULT_HERD),
         ReferenceSystem(bench, "node", "Node.js ref", node),
+        *java_systems(bench),
         RedisSystem(bench),
         LineSystem(bench),
     ]
+    jvm_settings(bench)
     bench.say("throughput and latency (median of runs):")
     # The targets compare Herd with Redis and the floor: those run side by
     # side, all started at once, their runs taken in turn.
@@ -631,6 +705,7 @@ def run_suite(bench: Bench) -> None:
         "python": ["rr1", "rr64", "rr1000", "pipe64"],
         "python5": ["rr64", "pipe64"],
         "node": ["rr1", "rr64", "rr1000", "pipe64"],
+        **JAVA_LOADS,
         "redis": ["rr1", "rr1000", "new64"],
         "line": ["rr1", "rr1000"],
     }
@@ -671,9 +746,52 @@ def run_suite(bench: Bench) -> None:
         bench.extra["google_requests"] = google.requests
     finally:
         google.stop()
-    memory(bench, python, node)
-    startup(bench, python, node)
+    memory(bench, memory_makers(bench, python, node))
+    startup(bench, startup_makers(bench, python, node))
     places(bench)
+
+
+def java_suite(bench: Bench) -> None:
+    """The Java references alone: their loads, memory and start-up."""
+    jvm_settings(bench)
+    bench.say("throughput and latency (median of runs):")
+    for system in java_systems(bench):
+        system.start()
+        try:
+            for key in JAVA_LOADS[system.key]:
+                bench.measure(system, LOADS[key])
+        finally:
+            system.stop()
+    threads, netty = java_launchers()
+    memory(bench, [lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads),
+                   lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty)])
+    startup(bench, [lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=False),
+                    lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=False)])
+
+
+def memory_makers(bench: Bench, python, node) -> list:
+    threads, netty = java_launchers()
+    return [
+        lambda: HerdSystem(bench, "herd", "Herd"),
+        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
+        lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads),
+        lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty),
+        lambda: RedisSystem(bench),
+        lambda: LineSystem(bench),
+    ]
+
+
+def startup_makers(bench: Bench, python, node) -> list:
+    threads, netty = java_launchers()
+    return [
+        lambda: HerdSystem(bench, "herd", "Herd"),
+        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
+        lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=False),
+        lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=False),
+        lambda: RedisSystem(bench),
+    ]
 
 
 def durability(bench: Bench) -> None:
@@ -820,18 +938,12 @@ def propagation(bench: Bench, herd5: HerdSystem, key: str = "propagation") -> No
               f"{(after_in - before_in) / updates:.2f} peer messages per update")
 
 
-def memory(bench: Bench, python, node) -> None:
+def memory(bench: Bench, makers: list) -> None:
     """RSS per stored client (a million new clients, pipelined) and per idle
-    connection (ten thousand), each on a fresh server."""
+    connection (ten thousand), each on a fresh server; and its threads, with
+    the idle connections open and before."""
     clients = bench.args.clients
     idle = bench.args.idle
-    makers = [
-        lambda: HerdSystem(bench, "herd", "Herd"),
-        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
-        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
-        lambda: RedisSystem(bench),
-        lambda: LineSystem(bench),
-    ]
     bench.say(f"memory: {clients:,} stored clients, {idle:,} idle connections:")
     mem = bench.extra.setdefault("memory", {})
     for make in makers:
@@ -852,6 +964,7 @@ def memory(bench: Bench, python, node) -> None:
         try:
             time.sleep(0.2)
             before = rss_bytes(system.entry.pid)
+            entry["threads_before"] = thread_count(system.entry.pid)
             argv = [str(bench.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command", "idle",
                     "-c", str(idle), "--duration", "3", "--json"]
             holder = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=on_cpus(LOAD_CPUS))
@@ -860,22 +973,19 @@ def memory(bench: Bench, python, node) -> None:
                 raise RuntimeError(f"{system.label}: herd-load could not open {idle} connections")
             time.sleep(1.0)
             entry["per_idle_connection"] = (rss_bytes(system.entry.pid) - before) / idle
+            entry["threads_idle"] = thread_count(system.entry.pid)
             holder.wait(timeout=60)
         finally:
             system.stop()
         bench.say(f"  {system.label:<22} " + (f"{entry['per_client']:8.0f} B per stored client  "
                                               if "per_client" in entry else " " * 33) +
-                  f"{entry['per_idle_connection']:8.0f} B per idle connection")
+                  f"{entry['per_idle_connection']:8.0f} B per idle connection, "
+                  f"{entry['threads_before']} threads, {entry['threads_idle']} with them open")
 
 
-def startup(bench: Bench, python, node) -> None:
-    """From exec to the ready line (the listening sockets open), median of 5."""
-    makers = [
-        lambda: HerdSystem(bench, "herd", "Herd"),
-        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
-        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
-        lambda: RedisSystem(bench),
-    ]
+def startup(bench: Bench, makers: list) -> None:
+    """From exec to the ready line (the listening sockets open), median of 5
+    (the Java launchers' jars already built)."""
     out = bench.extra.setdefault("startup_ms", {})
     for make in makers:
         times = []
@@ -982,46 +1092,14 @@ def places_table(bench: Bench) -> str:
 
 # ---------------------------------------------------------------- the table
 
-def table(bench: Bench) -> str:
+def herd_sections(bench: Bench, lines: list[str]) -> None:
+    """Herd's variants, durability and the paced run: Herd's alone."""
     r = bench.results
-    lines = []
-    cols = [("herd", "Herd"), ("herd5", "Herd x5"), ("python", "Python"), ("python5", "Python x5"),
-            ("node", "Node.js"), ("redis", "Redis SET"), ("line", "line floor")]
 
     def tp(system, load):
         res = r.get((system, load))
         return median(res.throughput) if res else None
 
-    lines.append(f"Throughput, replies per second (median of {bench.args.runs} runs of {bench.args.seconds} s), "
-                 "and the ratio to Herd's")
-    lines.append("")
-    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
-    lines.append("|---|" + "---:|" * len(cols))
-    for key in ["rr1", "rr64", "rr1000", "pipe64", "new64"]:
-        base = tp("herd", key)
-        cells = []
-        for system, _ in cols:
-            v = tp(system, key)
-            if v is None:
-                cells.append("")
-            elif system == "herd" or not base:
-                cells.append(f"{v:,.0f}")
-            else:
-                cells.append(f"{v:,.0f} ({v / base:.2f}x)")
-        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Latency at those loads, p50 / p99 / p99.9 in ms (median of runs)")
-    lines.append("")
-    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
-    lines.append("|---|" + "---:|" * len(cols))
-    for key in ["rr1", "rr64", "rr1000", "pipe64"]:
-        cells = []
-        for system, _ in cols:
-            res = r.get((system, key))
-            cells.append(f"{median(res.p50) / 1e3:.3f} / {median(res.p99) / 1e3:.3f} / {median(res.p999) / 1e3:.3f}"
-                         if res else "")
-        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
-    lines.append("")
     lines.append("Herd's own variants (same run)")
     lines.append("")
     lines.append("| variant | load | replies/s | vs Herd | p99 ms |")
@@ -1067,7 +1145,54 @@ def table(bench: Bench) -> str:
                              f"time{'' if g['gaps_over_1ms'] == 1 else 's'} for over 1 ms "
                              f"({g['share_in_gaps_over_1ms'] * 100:.2f}% of the time), longest "
                              f"{g['longest_us'] / 1e3:.1f} ms" for g in bench.extra["machine_gaps"]))
+
+
+def table(bench: Bench) -> str:
+    r = bench.results
+    lines = []
+    cols = [("herd", "Herd"), ("herd5", "Herd x5"), ("python", "Python"), ("python5", "Python x5"),
+            ("node", "Node.js"), ("jthreads", "Java threads"), ("jthreads5", "Java threads x5"),
+            ("jnetty", "Java Netty"), ("jnetty5", "Java Netty x5"), ("redis", "Redis SET"), ("line", "line floor")]
+    if bench.args.only == "java":
+        cols = [c for c in cols if c[0].startswith("j")]
+
+    def tp(system, load):
+        res = r.get((system, load))
+        return median(res.throughput) if res else None
+
+    lines.append(f"Throughput, replies per second (median of {bench.args.runs} runs of {bench.args.seconds} s), "
+                 "and the ratio to Herd's")
     lines.append("")
+    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for key in ["rr1", "rr64", "rr1000", "pipe64", "new64"]:
+        base = tp("herd", key)
+        cells = []
+        for system, _ in cols:
+            v = tp(system, key)
+            if v is None:
+                cells.append("")
+            elif system == "herd" or not base:
+                cells.append(f"{v:,.0f}")
+            else:
+                cells.append(f"{v:,.0f} ({v / base:.2f}x)")
+        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Latency at those loads, p50 / p99 / p99.9 in ms (median of runs)")
+    lines.append("")
+    lines.append("| load | " + " | ".join(c[1] for c in cols) + " |")
+    lines.append("|---|" + "---:|" * len(cols))
+    for key in ["rr1", "rr64", "rr1000", "pipe64"]:
+        cells = []
+        for system, _ in cols:
+            res = r.get((system, key))
+            cells.append(f"{median(res.p50) / 1e3:.3f} / {median(res.p99) / 1e3:.3f} / {median(res.p999) / 1e3:.3f}"
+                         if res else "")
+        lines.append(f"| {LOADS[key].label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if bench.args.only != "java":
+        herd_sections(bench, lines)
+        lines.append("")
     e = bench.extra
     if "propagation" in e:
         p = e["propagation"]
@@ -1092,15 +1217,24 @@ def table(bench: Bench) -> str:
     if "memory" in e:
         lines.append(f"Memory (RSS growth): {bench.args.clients:,} new clients; {bench.args.idle:,} idle connections")
         lines.append("")
-        lines.append("| system | bytes per stored client | bytes per idle connection |")
-        lines.append("|---|---:|---:|")
+        lines.append("| system | bytes per stored client | bytes per idle connection | threads | "
+                     f"threads with {bench.args.idle:,} idle connections |")
+        lines.append("|---|---:|---:|---:|---:|")
         for key, m in e["memory"].items():
             per_client = f"{m['per_client']:,.0f}" if "per_client" in m else ""
-            lines.append(f"| {m['label']} | {per_client} | {m['per_idle_connection']:,.0f} |")
+            lines.append(f"| {m['label']} | {per_client} | {m['per_idle_connection']:,.0f} | "
+                         f"{m.get('threads_before', '')} | {m.get('threads_idle', '')} |")
         lines.append("")
     if "startup_ms" in e:
         lines.append("Start-up to listening, ms (median of 5): " +
                      ", ".join(f"{k} {v:.1f}" for k, v in e["startup_ms"].items()))
+    if "jvm" in e:
+        j = e["jvm"]
+        lines.append("")
+        lines.append(f"The Java references' JVM: {j['version']}, at its defaults on the servers' one core: "
+                     f"{j['gc']} GC, heap {j['initial_heap_mib']:.0f} MiB initial and {j['max_heap_mib']:.0f} MiB "
+                     f"max, {j['thread_stack_kib']} KiB thread stacks; {j['warmup_s']:.0f} s of unmeasured load "
+                     f"(request-reply, then pipelined, 64 conns) after each start, as the JIT's warm-up")
     return "\n".join(lines)
 
 
@@ -1164,11 +1298,14 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the memory figure")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
-    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places"],
+    parser.add_argument("--java-warmup", type=float, default=20.0,
+                        help="seconds of unmeasured load after each Java reference starts, for the JIT")
+    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
                              "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
                              "tls (the herd of five with plain and TLS peer links), "
-                             "places (start-up and memory with and without the world places)")
+                             "places (start-up and memory with and without the world places), "
+                             "java (the two Java references' columns alone)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1195,6 +1332,8 @@ def main() -> int:
             tls_cost(bench)
         elif args.only == "places":
             places(bench)
+        elif args.only == "java":
+            java_suite(bench)
         else:
             run_suite(bench)
     finally:
@@ -1215,6 +1354,8 @@ def main() -> int:
         print(tls_table(bench))
     elif args.only == "places":
         print(places_table(bench))
+    elif args.only == "java":
+        print(table(bench))
     else:
         print(table(bench))
         print()

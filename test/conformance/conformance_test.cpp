@@ -419,22 +419,27 @@ TEST_CASE("logs: every line a UTC timestamp to the microsecond, a lower-case lev
     CHECK(std::regex_search(log, std::regex("Z warning .*not authenticated")));
 }
 
-TEST_CASE("interoperation: a herd mixing C++, Python and Node servers floods between them",
+TEST_CASE("interoperation: a herd mixing C++, Python, Node, Java threads and Java Netty servers floods between them",
           "[conformance][herd][mixed]")
 {
-    // The chosen implementation holds Goloman and Welsh; the others are
-    // Hands (Python), Holiday (Node, the only way to Welsh) and Wilkes (C++).
+    // Each implementation runs one server: the chosen one Goloman, the other
+    // four Hands, Holiday (the only way to Welsh), Welsh and Wilkes, in the
+    // order of in_repository() (beside a --command server, the first four).
     herd_of_five herd;
-    const server_command python{"/usr/bin/python3 " HERD_SOURCE_DIR
-                                "/reference/python/server.py --name {name} --config {config}"};
-    const server_command node{"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"};
+    std::vector<herd::conformance::implementation> others;
+    for (auto& impl : herd::conformance::in_repository()) {
+        if (impl.name != current().name) {
+            others.push_back(std::move(impl));
+        }
+    }
     herd.processes.start("Goloman");
-    herd.processes.start("Hands", python);
-    herd.processes.start("Holiday", node);
-    herd.processes.start("Welsh");
-    herd.processes.start("Wilkes", herd_server_command());
-    for (const auto origin : {"Hands", "Holiday", "Goloman"}) {
-        INFO(origin);
+    const std::array<std::string, 4> rest{"Hands", "Holiday", "Welsh", "Wilkes"};
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        INFO(rest[i] << " runs " << others[i].name);
+        herd.processes.start(rest[i], others[i].command);
+    }
+    for (const auto origin : everyone) { // every implementation originates, relays and stores
+        INFO("from " << origin);
         const std::string at = first_line(talk(herd.port(origin), "IAMAT kiwi +34-118 " + now_text() + "\n"));
         expect_everywhere(herd, at);
     }

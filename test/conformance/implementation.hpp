@@ -5,15 +5,20 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herd::conformance {
 
 struct implementation {
-    std::string name;             // cpp, python, node, or "custom"
+    std::string name;             // cpp, python, node, java-threads, java-netty, or "custom"
     test::server_command command; // how to start one server
 };
 
 const implementation& current();
+
+// The five implementations in this repository: cpp, python, node,
+// java-threads, java-netty (the Java launchers build their jars if stale).
+std::vector<implementation> in_repository();
 
 // Throws std::invalid_argument for an unknown name.
 void select(std::string_view name, const std::string& command_template);

@@ -1,6 +1,6 @@
 // herd-conformance: one black-box suite for every implementation of the
-// herd protocol. `--impl cpp|python|node` picks one of the three in this
-// repository; `--command "TEMPLATE"` starts anything else ({name} and
+// herd protocol. `--impl cpp|python|node|java-threads|java-netty` picks one
+// of the five in this repository; `--command "TEMPLATE"` starts anything else ({name} and
 // {config} are filled in). Cases that need what only Herd has are tagged
 // [herd-only]; leave them out for others with the test spec ~[herd-only].
 #define CATCH_CONFIG_RUNNER
@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <utility>
 
 namespace herd::conformance {
 
@@ -25,21 +26,31 @@ const implementation& current()
     return chosen();
 }
 
+std::vector<implementation> in_repository()
+{
+    return {
+        {"cpp", test::herd_server_command()},
+        {"python", {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}},
+        {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}},
+        {"java-threads", {HERD_SOURCE_DIR "/reference/java/threads/run --name {name} --config {config}"}},
+        {"java-netty", {HERD_SOURCE_DIR "/reference/java/netty/run --name {name} --config {config}"}},
+    };
+}
+
 void select(std::string_view name, const std::string& command_template)
 {
     if (!command_template.empty()) {
         chosen() = {"custom", {command_template}};
-    } else if (name == "cpp") {
-        chosen() = {"cpp", test::herd_server_command()};
-    } else if (name == "python") {
-        chosen() = {
-            "python",
-            {"/usr/bin/python3 " HERD_SOURCE_DIR "/reference/python/server.py --name {name} --config {config}"}};
-    } else if (name == "node") {
-        chosen() = {"node", {"node " HERD_SOURCE_DIR "/reference/node/server.js --name {name} --config {config}"}};
-    } else {
-        throw std::invalid_argument("unknown implementation " + std::string(name) + " (known: cpp, python, node)");
+        return;
     }
+    for (auto& impl : in_repository()) {
+        if (impl.name == name) {
+            chosen() = std::move(impl);
+            return;
+        }
+    }
+    throw std::invalid_argument("unknown implementation " + std::string(name) +
+                                " (known: cpp, python, node, java-threads, java-netty)");
 }
 
 } // namespace herd::conformance
@@ -50,7 +61,7 @@ int main(int argc, char* argv[])
     std::string impl = "cpp";
     std::string command;
     using Catch::clara::Opt;
-    session.cli(session.cli() | Opt(impl, "cpp|python|node")["--impl"]("the implementation to test") |
+    session.cli(session.cli() | Opt(impl, "cpp|python|node|java-threads|java-netty")["--impl"]("the implementation to test") |
                 Opt(command, "template")["--command"]("start a server with this command ({name}, {config})"));
     if (const int rc = session.applyCommandLine(argc, argv); rc != 0) {
         return rc;
