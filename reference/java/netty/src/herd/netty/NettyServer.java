@@ -3,8 +3,8 @@ package herd.netty;
 import herd.common.Handshake;
 import herd.common.Protocol;
 import herd.common.ServerCore;
+import herd.common.ServerMain;
 import herd.common.Startup;
-import herd.common.StopSignal;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -24,7 +24,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -45,7 +44,7 @@ import java.util.function.Supplier;
  *
  * <pre>reference/java/netty/run --name Goloman [--config herd.toml] [--log-dir DIR]</pre>
  */
-public final class NettyServer extends ServerCore implements Closeable {
+public final class NettyServer extends ServerCore implements ServerMain.Server {
     static final String PROGRAM = "herd-netty";
     static final int MAX_PEER_LINE = 1024;
     static final int MAX_HANDSHAKE_LINE = 512;
@@ -66,7 +65,8 @@ public final class NettyServer extends ServerCore implements Closeable {
         }
     }
 
-    void start() throws IOException {
+    @Override
+    public void start() throws IOException {
         startServer(ClientHandler::new, me.host(), me.port(), Integer.MAX_VALUE, true);
         startServer(PeerHandler::new, startup.peerHost(), me.peerPort(), MAX_PEER_LINE, false);
         startup.logStarting();
@@ -278,34 +278,6 @@ public final class NettyServer extends ServerCore implements Closeable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
-    }
-
-    static int run(String[] args) {
-        final Startup startup;
-        try {
-            startup = Startup.prepare(PROGRAM, args);
-        } catch (Startup.Exit e) {
-            (e.status() == 0 ? System.out : System.err).println(e.getMessage());
-            return e.status();
-        }
-        final StopSignal stop = StopSignal.install();
-        try (startup; NettyServer server = new NettyServer(startup)) {
-            try {
-                server.start();
-            } catch (IOException e) {
-                System.err.println(PROGRAM + ": " + startup.me().name() + ": cannot listen: " + e.getMessage());
-                return 1;
-            }
-            System.out.println(startup.readyLine());
-            System.out.flush();
-            stop.await();
-        } catch (IOException e) {
-            System.err.println(PROGRAM + ": " + e.getMessage());
-            return 1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return 0;
+        System.exit(ServerMain.run(PROGRAM, args, NettyServer::new));
     }
 }

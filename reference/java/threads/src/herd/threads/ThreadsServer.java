@@ -5,8 +5,8 @@ import herd.common.LineReader;
 import herd.common.Lines;
 import herd.common.Protocol;
 import herd.common.ServerCore;
+import herd.common.ServerMain;
 import herd.common.Startup;
-import herd.common.StopSignal;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
@@ -41,7 +41,7 @@ import java.util.function.Consumer;
  *
  * <pre>reference/java/threads/run --name Goloman [--config herd.toml] [--log-dir DIR]</pre>
  */
-public final class ThreadsServer extends ServerCore implements Closeable {
+public final class ThreadsServer extends ServerCore implements ServerMain.Server {
     static final String PROGRAM = "herd-threads";
     static final int MAX_PEER_LINE = 1024;
     static final int MAX_HANDSHAKE_LINE = 512;
@@ -70,7 +70,8 @@ public final class ThreadsServer extends ServerCore implements Closeable {
         return task -> new Thread(task, prefix + "-" + count.incrementAndGet());
     }
 
-    void start() throws IOException {
+    @Override
+    public void start() throws IOException {
         startServer(this::handleConnection, me.host(), me.port(), "accept-clients");
         startServer(this::handlePeer, startup.peerHost(), me.peerPort(), "accept-peers");
         startup.logStarting();
@@ -237,34 +238,6 @@ public final class ThreadsServer extends ServerCore implements Closeable {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
-    }
-
-    static int run(String[] args) {
-        final Startup startup;
-        try {
-            startup = Startup.prepare(PROGRAM, args);
-        } catch (Startup.Exit e) {
-            (e.status() == 0 ? System.out : System.err).println(e.getMessage());
-            return e.status();
-        }
-        final StopSignal stop = StopSignal.install();
-        try (startup; ThreadsServer server = new ThreadsServer(startup)) {
-            try {
-                server.start();
-            } catch (IOException e) {
-                System.err.println(PROGRAM + ": " + startup.me().name() + ": cannot listen: " + e.getMessage());
-                return 1;
-            }
-            System.out.println(startup.readyLine());
-            System.out.flush();
-            stop.await();
-        } catch (IOException e) {
-            System.err.println(PROGRAM + ": " + e.getMessage());
-            return 1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return 0;
+        System.exit(ServerMain.run(PROGRAM, args, ThreadsServer::new));
     }
 }
