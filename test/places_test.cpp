@@ -4,6 +4,7 @@
 #include "async/within.hpp"
 #include "herd/local_places.hpp"
 #include "herd/places.hpp"
+#include "places/geo.hpp"
 #include "places/places_reply.hpp"
 #include "support/async.hpp"
 
@@ -34,16 +35,6 @@ std::vector<std::string> names(const boost::json::object& answer)
     return out;
 }
 
-double distance_m(geo_point a, geo_point b)
-{
-    constexpr double rad = 3.14159265358979323846 / 180;
-    const double dlat = (b.lat - a.lat) * rad;
-    const double dlng = (b.lng - a.lng) * rad;
-    const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                     std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlng / 2) * std::sin(dlng / 2);
-    return 2 * 6371008.8 * std::asin(std::sqrt(h));
-}
-
 } // namespace
 
 TEST_CASE("the bundled Westwood dataset holds at least 60 named places", "[places]")
@@ -65,7 +56,7 @@ TEST_CASE("local search answers nearest first, within the radius, cut to the bou
     double last = 0;
     for (const auto& r : results) {
         const auto& loc = r.at("geometry").at("location");
-        const double d = distance_m(query.where, {loc.at("lat").as_double(), loc.at("lng").as_double()});
+        const double d = geo::haversine_m(query.where, {loc.at("lat").as_double(), loc.at("lng").as_double()});
         CHECK(d >= last - 0.01);
         last = d;
         for (const char* key : {"name", "place_id", "vicinity", "types"}) {
@@ -80,7 +71,8 @@ TEST_CASE("places beyond the radius are left out", "[places]")
     const auto within_300m = places->search(near_royce(0.3, 20));
     for (const auto& r : within_300m.at("results").as_array()) {
         const auto& loc = r.at("geometry").at("location");
-        CHECK(distance_m({34.072839, -118.442165}, {loc.at("lat").as_double(), loc.at("lng").as_double()}) <= 300);
+        CHECK(geo::haversine_m({34.072839, -118.442165}, {loc.at("lat").as_double(), loc.at("lng").as_double()}) <=
+              300);
     }
     // Getty Center is about 3 km from Royce Hall.
     CHECK_THAT(names(places->search(near_royce(2, 20))), !Catch::VectorContains(std::string("Getty Center")));

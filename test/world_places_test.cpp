@@ -4,6 +4,7 @@
 #include "herd/offline_places.hpp"
 #include "herd/places_factory.hpp"
 #include "herd/world_places.hpp"
+#include "places/geo.hpp"
 #include "support/async.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -11,7 +12,6 @@
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
 
-#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,16 +54,6 @@ geo_point where_of(const boost::json::value& result)
 {
     const auto& loc = result.at("geometry").at("location");
     return {loc.at("lat").as_double(), loc.at("lng").as_double()};
-}
-
-double distance_m(geo_point a, geo_point b)
-{
-    constexpr double rad = 3.14159265358979323846 / 180;
-    const double dlat = (b.lat - a.lat) * rad;
-    const double dlng = (b.lng - a.lng) * rad;
-    const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                     std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlng / 2) * std::sin(dlng / 2);
-    return 2 * 6371008.8 * std::asin(std::sqrt(h));
 }
 
 bool is_city(const boost::json::value& result)
@@ -122,7 +112,7 @@ TEST_CASE("world places: nearest first, within the radius, cut to the bound", "[
     CHECK(results[0].at("name") == "Paris");
     double last = 0;
     for (const auto& r : results) {
-        const double d = distance_m(notre_dame, where_of(r));
+        const double d = geo::haversine_m(notre_dame, where_of(r));
         CHECK(d <= 50000);
         CHECK(d >= last);
         last = d;
@@ -133,7 +123,7 @@ TEST_CASE("world places: nearest first, within the radius, cut to the bound", "[
     const auto within_18 = world.search({notre_dame, "18000", 18, 500});
     CHECK_THAT(names(within_18), Catch::VectorContains(std::string("Versailles")));
     for (const auto& r : within_18.at("results").as_array()) {
-        CHECK(distance_m(notre_dame, where_of(r)) <= 18000);
+        CHECK(geo::haversine_m(notre_dame, where_of(r)) <= 18000);
     }
     CHECK(world.search({notre_dame, "50000", 50, 3}).at("results").as_array().size() == 3);
 
@@ -162,7 +152,7 @@ TEST_CASE("provider local: the Westwood places first, then the world's cities", 
     CHECK(std::all_of(first_city, results.end(), is_city));
     double last = 0;
     for (auto it = first_city; it != results.end(); ++it) {
-        const double d = distance_m(royce_hall, where_of(*it));
+        const double d = geo::haversine_m(royce_hall, where_of(*it));
         CHECK(d <= 5000);
         CHECK(d >= last);
         last = d;

@@ -1,5 +1,7 @@
 #include "herd/local_places.hpp"
 
+#include "places/geo.hpp"
+
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <boost/json.hpp>
@@ -23,8 +25,7 @@ namespace bgi = boost::geometry::index;
 using point = bg::model::point<double, 2, bg::cs::spherical_equatorial<bg::degree>>;
 using entry = std::pair<point, std::size_t>;
 
-// Mean Earth radius (IUGG), as the haversine distance wants it.
-constexpr double earth_radius_m = 6'371'008.8;
+using geo::earth_radius_m;
 
 struct place {
     std::string name;

@@ -1,5 +1,6 @@
 #include "herd/world_places.hpp"
 
+#include "places/geo.hpp"
 #include "places/world_places_blob.hpp"
 #include "places/world_places_format.hpp"
 
@@ -21,8 +22,9 @@ namespace wf = world_format;
 
 // The same sphere as local_places (Boost.Geometry's haversine there), so a
 // radius means the same distance in both sources.
-constexpr double earth_radius_m = 6'371'008.8;
-constexpr double radians = std::numbers::pi / 180.0;
+using geo::earth_radius_m;
+using geo::haversine_m;
+using geo::radians;
 constexpr double degrees = 180.0 / std::numbers::pi;
 
 struct blob_view {
@@ -62,15 +64,6 @@ const blob_view& blob()
 geo_point where_of(const wf::city& c)
 {
     return {c.lat / wf::units_per_degree, c.lng / wf::units_per_degree};
-}
-
-double haversine_m(geo_point a, geo_point b)
-{
-    const double dlat = (b.lat - a.lat) * radians;
-    const double dlng = (b.lng - a.lng) * radians;
-    const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                     std::cos(a.lat * radians) * std::cos(b.lat * radians) * std::sin(dlng / 2) * std::sin(dlng / 2);
-    return 2 * earth_radius_m * std::asin(std::sqrt(std::min(1.0, h)));
 }
 
 // Calls `visit(cell)` for every cell the circle of `radius_m` around
