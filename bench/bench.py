@@ -762,36 +762,37 @@ def java_suite(bench: Bench) -> None:
                 bench.measure(system, LOADS[key])
         finally:
             system.stop()
+    memory(bench, java_makers(bench, warm=True))
+    startup(bench, java_makers(bench, warm=False))
+
+
+def java_makers(bench: Bench, warm: bool) -> list:
+    """The two Java references, one server each; `warm` False for start-up
+    times, which the JIT's warm-up would hide."""
     threads, netty = java_launchers()
-    memory(bench, [lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads),
-                   lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty)])
-    startup(bench, [lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=False),
-                    lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=False)])
+    return [
+        lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=warm),
+        lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=warm),
+    ]
+
+
+def single_makers(bench: Bench, python, node, warm: bool) -> list:
+    """Every system as one server, for the memory and start-up figures."""
+    return [
+        lambda: HerdSystem(bench, "herd", "Herd"),
+        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
+        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
+        *java_makers(bench, warm),
+        lambda: RedisSystem(bench),
+    ]
 
 
 def memory_makers(bench: Bench, python, node) -> list:
-    threads, netty = java_launchers()
-    return [
-        lambda: HerdSystem(bench, "herd", "Herd"),
-        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
-        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
-        lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads),
-        lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty),
-        lambda: RedisSystem(bench),
-        lambda: LineSystem(bench),
-    ]
+    return single_makers(bench, python, node, warm=True) + [lambda: LineSystem(bench)]
 
 
 def startup_makers(bench: Bench, python, node) -> list:
-    threads, netty = java_launchers()
-    return [
-        lambda: HerdSystem(bench, "herd", "Herd"),
-        lambda: ReferenceSystem(bench, "python", "Python asyncio ref", python),
-        lambda: ReferenceSystem(bench, "node", "Node.js ref", node),
-        lambda: JavaSystem(bench, "jthreads", "Java threads ref", threads, warm=False),
-        lambda: JavaSystem(bench, "jnetty", "Java Netty ref", netty, warm=False),
-        lambda: RedisSystem(bench),
-    ]
+    return single_makers(bench, python, node, warm=False)
 
 
 def durability(bench: Bench) -> None:
