@@ -154,7 +154,7 @@ def servers_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
     text = ""
     for name, neighbours in servers.items():
         quoted = ", ".join(f'"{n}"' for n in neighbours)
-        text += f"[servers.{name}]\nport = {ports[name]}\nneighbors = [{quoted}]\n\n"
+        text += f"[servers.{name}]\nport = {ports[name]}\nhttp_port = 0\nneighbors = [{quoted}]\n\n"
     return text
 
 

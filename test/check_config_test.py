@@ -45,7 +45,7 @@ def main() -> int:
             out = check_config(server, str(good))
             text = out.stdout
             check(out.returncode == 0, "a good topology exits 0, its ports held by others", out.stdout + out.stderr)
-            check(f"Ada: host 127.0.0.1, client port {ports[0]}, peer port {ports[1]}, admin 127.0.0.1:{ports[2]}; "
+            check(f"Ada: host 127.0.0.1, client port {ports[0]}, peer port {ports[1]}, admin 127.0.0.1:{ports[2]}, HTTP off; "
                   "neighbours Bea" in text, "it lists each server with its ports and neighbours", text)
             check("servers (2, 1 links)" in text, "it counts servers and links", text)
             check("peer links: TLS 1.3" in text and "certs/Ada.crt" in text, "it describes peer TLS", text)

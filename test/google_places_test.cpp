@@ -138,7 +138,7 @@ struct one_server {
     {
         const auto p = free_ports(2);
         return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) +
-                                  "\npeer_port = " + std::to_string(p[1]) + "\nadmin_port = 0\n",
+                                  "\npeer_port = " + std::to_string(p[1]) + "\nadmin_port = 0\nhttp_port = 0\n",
                               "one.toml", ".");
     }
     static server_options options(std::shared_ptr<places_source> places, std::chrono::milliseconds timeout,

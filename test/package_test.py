@@ -102,7 +102,7 @@ def check_installed(deb: Path, scratch: Path) -> Path:
     text = text.replace('provider = "auto"', 'provider = "local"')
     text = re.sub(r'host = "10\.0\.0\.\d+"', 'host = "127.0.0.1"', text)
     ports = iter(free_ports(15))
-    text = re.sub(r"^port = \d+$", lambda _: f"port = {next(ports)}\npeer_port = {next(ports)}\nadmin_port = {next(ports)}",
+    text = re.sub(r"^port = \d+$", lambda _: f"port = {next(ports)}\npeer_port = {next(ports)}\nadmin_port = {next(ports)}\nhttp_port = 0",
                   text, flags=re.M)
     local = root / "etc/herd/local.toml"
     local.write_text(text)

@@ -61,12 +61,14 @@ data_dir = "data"
 port = {ports[0]}
 peer_port = {ports[1]}
 admin_port = {ports[2]}
+http_port = 0
 neighbors = ["Bea"]
 
 [servers.Bea]
 port = {ports[3]}
 peer_port = {ports[4]}
 admin_port = {ports[5]}
+http_port = 0
 """
 
 

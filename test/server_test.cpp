@@ -46,7 +46,7 @@ topology small_herd(std::optional<std::string> secret)
         const auto port = p[next++];
         const auto peer_port = p[next++];
         return "[servers." + std::string(name) + "]\nport = " + std::to_string(port) +
-               "\npeer_port = " + std::to_string(peer_port) + "\nadmin_port = 0\nneighbors = [" +
+               "\npeer_port = " + std::to_string(peer_port) + "\nadmin_port = 0\nhttp_port = 0\nneighbors = [" +
                std::string(neighbors) + "]\n";
     };
     std::string text = server("Goloman", R"("Hands", "Holiday")") + server("Hands", "") + server("Holiday", "") +

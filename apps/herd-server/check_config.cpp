@@ -43,6 +43,9 @@ void describe_servers(const topology& herd, std::ostream& out)
         out << "  " << s.name << ": host " << s.host << ", client port " << s.port << ", peer port " << s.peer_port
             << ", admin "
             << (s.admin_port == 0 ? std::string("off") : herd.admin_host + ":" + std::to_string(s.admin_port))
+            << ", HTTP "
+            << (s.http_port == 0 ? std::string("off")
+                                 : std::to_string(s.http_port) + (s.http_cert.empty() ? "" : " (HTTPS)"))
             << "; neighbours " << join(s.neighbors) << "\n";
     }
 }

@@ -9,6 +9,8 @@
 #include "client/sweep_clients.hpp"
 #include "durability/log_driver.hpp"
 #include "herd/log.hpp"
+#include "http/handle_http.hpp"
+#include "http/http_stream.hpp"
 #include "peer/handle_peer.hpp"
 #include "peer/peer_link.hpp"
 #include "peer/peer_tls.hpp"
@@ -35,8 +37,10 @@ std::int64_t system_clock_ns()
 
 server::state::state(asio::io_context& io, const topology& herd_, const server_config& me_, server_options options_)
     : executor(io.get_executor()), herd(herd_), me(me_), options(std::move(options_)), log(options.log),
-      client_acceptor(io), peer_acceptor(io), admin_acceptor(io), flush_timer(io), sweep_timer(io), grace_timer(io)
+      client_acceptor(io), peer_acceptor(io), admin_acceptor(io), http_acceptor(io),
+      streams(me.name, options.clock, stats), flush_timer(io), sweep_timer(io), grace_timer(io)
 {
+    core.observer = &streams;
 }
 
 namespace {
@@ -101,6 +105,12 @@ server::server(asio::io_context& io, const topology& herd, std::string_view name
     if (me->admin_port != 0) {
         listen_on(state_->admin_acceptor, io, herd.admin_host, me->admin_port, "admin");
     }
+    if (me->http_port != 0) {
+        if (!me->http_cert.empty()) {
+            state_->http_tls = make_http_tls_context(*me);
+        }
+        listen_on(state_->http_acceptor, io, me->host, me->http_port, "HTTP");
+    }
     if (!state_->options.data_dir.empty()) {
         auto& s = *state_;
         // Called on the log's thread: hand it to the loop. The state may be
@@ -158,6 +168,11 @@ void server::start()
         asio::co_spawn(s.executor, start_server(state_, s.admin_acceptor, handle_admin, "admin"),
                        log_failure(s.log, "admin accept loop"));
     }
+    if (s.http_acceptor.is_open()) {
+        s.log->info("HTTP API on {}://{}:{}/v1/", s.http_tls ? "https" : "http", s.me.host, http_port());
+        asio::co_spawn(s.executor, start_server(state_, s.http_acceptor, handle_http, "HTTP"),
+                       log_failure(s.log, "HTTP accept loop"));
+    }
     asio::co_spawn(s.executor, flush_periodically(state_), log_failure(s.log, "flusher"));
     asio::co_spawn(s.executor, sweep_clients(state_), log_failure(s.log, "client sweeper"));
     for (const auto& name : s.me.neighbors) {
@@ -211,6 +226,7 @@ void server::state::stop()
     s.client_acceptor.close(ignored);
     s.peer_acceptor.close(ignored);
     s.admin_acceptor.close(ignored);
+    s.http_acceptor.close(ignored);
     for (auto* socket : s.peer_sockets) {
         socket->close(ignored);
     }
@@ -251,6 +267,12 @@ std::uint16_t server::admin_port() const noexcept
 {
     boost::system::error_code ec;
     const auto endpoint = state_->admin_acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+std::uint16_t server::http_port() const noexcept
+{
+    boost::system::error_code ec;
+    const auto endpoint = state_->http_acceptor.local_endpoint(ec);
     return ec ? 0 : endpoint.port();
 }
 const location_store& server::store() const noexcept

@@ -5,6 +5,7 @@
 #include "client/session_fsm.hpp"
 #include "core/node.hpp"
 #include "durability/store_log.hpp"
+#include "http/stream_hub.hpp"
 #include "herd/server.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -43,6 +44,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
     // herd.tls(): every peer link, dialled or accepted, is TLS with this
     // server's certificate; none: plain TCP.
     std::unique_ptr<boost::asio::ssl::context> tls;
+    // http_cert_file: the HTTP port is HTTPS with this; none: plain HTTP.
+    std::unique_ptr<boost::asio::ssl::context> http_tls;
     std::shared_ptr<spdlog::logger> log;
     std::string log_scratch; // log_info_bytes builds each line here: one thread, so one is enough
     // The store, its log on disk, and store_and_propagate: the links are
@@ -57,6 +60,9 @@ struct server::state : std::enable_shared_from_this<server::state> {
     boost::asio::ip::tcp::acceptor client_acceptor;
     boost::asio::ip::tcp::acceptor peer_acceptor;
     boost::asio::ip::tcp::acceptor admin_acceptor;
+    boost::asio::ip::tcp::acceptor http_acceptor;
+    // The /v1/stream subscribers, told of every change to the store.
+    stream_hub streams;
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
     boost::asio::steady_timer flush_timer;
     std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;

@@ -127,8 +127,10 @@ server_config read_server(const std::string& name, const toml::node& node, const
         fail(source, where + " must be a table");
     }
     const toml::table& table = *node.as_table();
-    refuse_unknown_keys(table, {"host", "port", "peer_port", "admin_port", "neighbors", "tls_cert", "tls_key"}, source,
-                        where + ".");
+    refuse_unknown_keys(table,
+                        {"host", "port", "peer_port", "admin_port", "http_port", "neighbors", "tls_cert", "tls_key",
+                         "http_cert_file", "http_key_file"},
+                        source, where + ".");
 
     server_config server;
     server.name = name;
@@ -159,6 +161,14 @@ server_config read_server(const std::string& name, const toml::node& node, const
     } else {
         server.admin_port = static_cast<std::uint16_t>(server.port + 20000);
     }
+    if (const toml::node* http = table.get("http_port")) {
+        server.http_port = http->value<std::int64_t>() == 0 ? 0 : port_value(*http, source, where + ".http_port");
+    } else if (server.port > 65535 - 30000) {
+        fail(source, where + ".http_port defaults to port + 30000, which is past 65535; set it (http_port = 0 "
+                             "turns HTTP off)");
+    } else {
+        server.http_port = static_cast<std::uint16_t>(server.port + 30000);
+    }
     const toml::node* neighbors = table.get("neighbors");
     if (neighbors != nullptr) {
         const toml::array* list = neighbors->as_array();
@@ -180,6 +190,15 @@ server_config read_server(const std::string& name, const toml::node& node, const
     }
     if (auto key = optional_string(table, "tls_key", source, where + ".")) {
         server.tls_key = tls_path(base_dir, *key, name);
+    }
+    if (auto cert = optional_string(table, "http_cert_file", source, where + ".")) {
+        server.http_cert = tls_path(base_dir, *cert, name);
+    }
+    if (auto key = optional_string(table, "http_key_file", source, where + ".")) {
+        server.http_key = tls_path(base_dir, *key, name);
+    }
+    if (server.http_cert.empty() != server.http_key.empty()) {
+        fail(source, where + ".http_cert_file and " + where + ".http_key_file go together: set both or neither");
     }
     return server;
 }
@@ -263,6 +282,9 @@ void check_endpoints(const topology& herd, const std::string& source)
         claim(s.host, s.peer_port, "servers." + s.name + ".peer_port");
         if (s.admin_port != 0) {
             claim(herd.admin_host, s.admin_port, "servers." + s.name + ".admin_port");
+        }
+        if (s.http_port != 0) {
+            claim(s.host, s.http_port, "servers." + s.name + ".http_port");
         }
     }
 }
@@ -490,7 +512,8 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
     }
     refuse_unknown_keys(*table,
                         {"line_bytes", "client_id_bytes", "connections", "idle_timeout", "reply_bytes", "send_timeout",
-                         "peer_line_bytes", "admin_connections", "peer_handshakes", "peer_queue_bytes"},
+                         "peer_line_bytes", "admin_connections", "peer_handshakes", "peer_queue_bytes",
+                         "http_body_bytes", "http_header_bytes", "http_request_timeout", "stream_queue_bytes"},
                         source, "limits.");
     auto& l = herd.limits;
     // A line must hold the longest valid command: IAMAT, a 255-byte ID, a
@@ -506,6 +529,12 @@ void read_limits(const toml::table& root, topology& herd, const std::string& sou
         read_count(*table, "peer_queue_bytes", 1 << 16, std::size_t{1} << 32, l.peer_queue_bytes, source);
     l.idle_timeout = read_seconds(*table, "limits", "idle_timeout", 86400, false, source).value_or(l.idle_timeout);
     l.send_timeout = read_seconds(*table, "limits", "send_timeout", 86400, false, source).value_or(l.send_timeout);
+    l.http_body_bytes = read_count(*table, "http_body_bytes", 1024, 1 << 24, l.http_body_bytes, source);
+    l.http_header_bytes = read_count(*table, "http_header_bytes", 1024, 1 << 20, l.http_header_bytes, source);
+    l.http_request_timeout =
+        read_seconds(*table, "limits", "http_request_timeout", 3600, false, source).value_or(l.http_request_timeout);
+    l.stream_queue_bytes =
+        read_count(*table, "stream_queue_bytes", 4096, std::size_t{1} << 32, l.stream_queue_bytes, source);
 }
 
 } // namespace

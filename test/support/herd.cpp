@@ -45,11 +45,12 @@ topology default_topology()
 topology on_free_ports(topology herd)
 {
     const std::size_t n = herd.servers.size();
-    const auto ports = free_ports(n * 3);
+    const auto ports = free_ports(n * 4);
     for (std::size_t i = 0; i < n; ++i) {
         herd.servers[i].port = ports[i];
         herd.servers[i].peer_port = ports[n + i];
         herd.servers[i].admin_port = ports[2 * n + i];
+        herd.servers[i].http_port = ports[3 * n + i];
     }
     return herd;
 }

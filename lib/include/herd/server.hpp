@@ -103,6 +103,17 @@ struct server_stats {
     // closed at accept because limits.peer_handshakes were already under way.
     std::uint64_t peer_handshakes_open = 0;
     std::uint64_t peer_handshakes_refused = 0;
+
+    // The HTTP port (docs/http.md).
+    std::uint64_t http_connections = 0;     // accepted (refused ones count in clients_refused)
+    std::uint64_t http_open = 0;            // a gauge: HTTP connections open now, WebSockets among them
+    std::uint64_t http_requests = 0;        // answered, upgrades not included
+    std::uint64_t http_errors = 0;          // ... with a 4xx or 5xx status
+    std::uint64_t http_dropped = 0;         // closed by a limit: too slow, a header or body too large, no TLS
+    std::uint64_t websockets_open = 0;      // a gauge: /v1/lines and /v1/stream connections open now
+    std::uint64_t stream_events_queued = 0; // /v1/stream events queued for subscribers
+    std::uint64_t stream_events_sent = 0;   // ... and written to them
+    std::uint64_t stream_overflows = 0;     // subscribers closed with 1008: their queue passed stream_queue_bytes
     places_stats places;
 };
 
@@ -130,6 +141,7 @@ public:
     std::uint16_t client_port() const noexcept;
     std::uint16_t peer_port() const noexcept;
     std::uint16_t admin_port() const noexcept; // 0: no admin endpoint
+    std::uint16_t http_port() const noexcept;  // 0: no HTTP port
     const location_store& store() const noexcept;
     const server_stats& stats() const noexcept;
 

@@ -24,11 +24,16 @@ struct server_config {
     std::uint16_t port = 0;
     std::uint16_t peer_port = 0;        // default: port + 10000
     std::uint16_t admin_port = 0;       // default: port + 20000; 0 in the file: no admin endpoint
+    std::uint16_t http_port = 0;        // default: port + 30000; 0 in the file: no HTTP port (docs/http.md)
     std::vector<std::string> neighbors; // sorted; links made bidirectional
     // With topology::tls_ca: the certificate (chain) this server proves its
     // name with, and its private key. Set for every server or none.
     std::filesystem::path tls_cert;
     std::filesystem::path tls_key;
+    // Both set: the HTTP port speaks HTTPS only, with this certificate
+    // (chain) and key; neither: plain HTTP.
+    std::filesystem::path http_cert;
+    std::filesystem::path http_key;
 };
 
 struct places_config {
@@ -58,6 +63,10 @@ struct limits_config {
     std::size_t admin_connections = 8;              // admin connections at once; more are closed at accept
     std::size_t peer_handshakes = 64;               // peer-port connections before the handshake; more are closed
     std::size_t peer_queue_bytes = 4 << 20;         // records waiting for one neighbour; past this, it reconciles
+    std::size_t http_body_bytes = 8192;             // a longer request body: 413
+    std::size_t http_header_bytes = 8192;           // a longer request header: 431
+    std::chrono::milliseconds http_request_timeout{10000}; // a request not all in within it: 408 (slowloris)
+    std::size_t stream_queue_bytes = 1 << 20; // events waiting for one /v1/stream subscriber; past this: 1008
 };
 
 struct topology {

@@ -3,6 +3,7 @@
 #include "admin/json_pretty.hpp"
 #include "async/within.hpp"
 #include "herd/log.hpp"
+#include "http/url.hpp"
 #include "peer/peer_link.hpp"
 
 #include <boost/asio/post.hpp>
@@ -101,6 +102,26 @@ constexpr std::array counter_rows{
     counter_row{"peer_handshakes_refused", "herd_peer_handshakes_refused_total", "", "counter",
                 "Peer-port connections closed at accept: limits.peer_handshakes were under way.",
                 &server_stats::peer_handshakes_refused},
+    counter_row{"http_connections", "herd_http_connections_total", "", "counter", "HTTP port connections accepted.",
+                &server_stats::http_connections},
+    counter_row{"http_open", "herd_http_connections_open", "", "gauge",
+                "HTTP port connections open now, WebSockets among them.", &server_stats::http_open},
+    counter_row{"http_requests", "herd_http_requests_total", "", "counter",
+                "HTTP requests answered (upgrades not included).", &server_stats::http_requests},
+    counter_row{"http_errors", "herd_http_errors_total", "", "counter", "HTTP requests answered with 4xx or 5xx.",
+                &server_stats::http_errors},
+    counter_row{"http_dropped", "herd_http_dropped_total", "", "counter",
+                "HTTP connections closed by a limit: too slow, a header or body too large, a failed TLS handshake.",
+                &server_stats::http_dropped},
+    counter_row{"websockets_open", "herd_websockets_open", "", "gauge",
+                "/v1/lines and /v1/stream connections open now.", &server_stats::websockets_open},
+    counter_row{"stream_events_queued", "herd_stream_events_total", R"(state="queued")", "counter",
+                "/v1/stream events, queued for subscribers and written to them.", &server_stats::stream_events_queued},
+    counter_row{"stream_events_sent", "herd_stream_events_total", R"(state="sent")", "counter", "",
+                &server_stats::stream_events_sent},
+    counter_row{"stream_overflows", "herd_stream_overflows_total", "", "counter",
+                "/v1/stream subscribers closed with 1008: their queue passed limits.stream_queue_bytes.",
+                &server_stats::stream_overflows},
 };
 
 constexpr bool families_together()
@@ -142,29 +163,6 @@ void append_client(std::string& out, const location_record& r)
     out += R"(,"lng":)";
     append_json_double(out, r.where.lng);
     out += '}';
-}
-
-std::optional<std::string> percent_decode(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out += text[i];
-            continue;
-        }
-        unsigned byte = 0;
-        if (i + 2 >= text.size()) {
-            return std::nullopt;
-        }
-        const auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, byte, 16);
-        if (ec != std::errc{} || end != text.data() + i + 3) {
-            return std::nullopt;
-        }
-        out += static_cast<char>(byte);
-        i += 2;
-    }
-    return out;
 }
 
 http::response<http::string_body> text_response(unsigned version, http::status status, std::string body)
@@ -264,27 +262,18 @@ asio::awaitable<void> stream_clients(server::state& s, beast::tcp_stream& stream
 
 std::optional<clients_page> parse_clients_query(std::string_view query)
 {
+    auto pairs = parse_query(query);
+    if (!pairs) {
+        return std::nullopt;
+    }
     clients_page page;
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
-        const auto eq = pair.find('=');
-        if (eq == std::string_view::npos) {
-            return std::nullopt;
-        }
-        const std::string_view key = pair.substr(0, eq);
-        auto value = percent_decode(pair.substr(eq + 1));
-        if (!value) {
-            return std::nullopt;
-        }
+    for (auto& [key, value] : *pairs) {
         if (key == "after") {
-            page.after = std::move(*value);
+            page.after = std::move(value);
         } else if (key == "limit") {
-            const std::string_view digits = *value;
             std::size_t limit = 0;
-            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), limit);
-            if (ec != std::errc{} || end != digits.data() + digits.size() || limit == 0) {
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), limit);
+            if (ec != std::errc{} || end != value.data() + value.size() || limit == 0) {
                 return std::nullopt;
             }
             page.limit = limit;

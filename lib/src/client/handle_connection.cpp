@@ -6,6 +6,7 @@
 #include "client/handle_connection.hpp"
 
 #include "async/within.hpp"
+#include "client/line_session.hpp"
 #include "client/session_fsm.hpp"
 #include "herd/log.hpp"
 #include "places/ask_places.hpp"
@@ -25,32 +26,6 @@ using detail::use_tuple;
 
 namespace {
 
-// The session's view of the server: the node's store, the store log's
-// count, and the log of the client's bytes.
-class server_host final : public session_host {
-public:
-    server_host(server::state& self, const std::string& client) : self_(self), client_(client) {}
-
-    std::uint64_t store(location_record record) override
-    {
-        self_.core.store_and_propagate(std::move(record), {});
-        return self_.core.disk ? self_.core.disk->appended() : 0;
-    }
-    const location_record* find(std::string_view client) override { return self_.core.store.find(client); }
-    void received(std::string_view line) override
-    {
-        log_info_bytes(*self_.log, self_.log_scratch, {"client ", client_, " < "}, line);
-    }
-    void replied(std::string_view replies) override
-    {
-        log_info_bytes(*self_.log, self_.log_scratch, {"client ", client_, " > "}, replies);
-    }
-
-private:
-    server::state& self_;
-    const std::string& client_;
-};
-
 // Holds one of limits.connections while a client's coroutine runs.
 class client_slot {
 public:
@@ -67,30 +42,6 @@ public:
 private:
     server::state& state_;
 };
-
-// Waits until the store log acknowledges record `wanted`, or has failed;
-// returns how far it acknowledges. With fsync = "always" this coroutine
-// waits for the store log's thread, the loop does not, and serves every
-// other connection meanwhile.
-asio::awaitable<std::uint64_t> wait_commit(server::state& self, std::uint64_t wanted)
-{
-    auto& disk = self.core.disk;
-    if (!disk) {
-        co_return wanted;
-    }
-    if (disk->acknowledgeable() < wanted) {
-        // Yield once, so every connection whose bytes came in this turn of
-        // the loop appends its records first: then one write (and one
-        // fdatasync) covers them all, as Redis's beforeSleep does. Whatever
-        // is appended while that sync runs waits for the next one.
-        co_await asio::post(asio::use_awaitable);
-        disk->flush();
-        while (disk->acknowledgeable() < wanted && !disk->failed()) {
-            co_await self.disk_progress.async_wait(use_tuple);
-        }
-    }
-    co_return disk->acknowledgeable();
-}
 
 // Writes all of `bytes`; false if the connection failed, or the sweeper
 // closed it. Replies nearly always fit in the socket's send buffer, and then

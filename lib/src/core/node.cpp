@@ -9,6 +9,14 @@ node::~node() = default;
 
 location_store::outcome node::store_and_propagate(location_record record, std::string_view came_from)
 {
+    // Only looked up for a watcher: the flood itself never needs it.
+    std::optional<geo_point> before;
+    const bool watched = observer != nullptr && observer->watching();
+    if (watched) {
+        if (const location_record* held = store.find(record.client())) {
+            before = held->where;
+        }
+    }
     const location_record* stored = nullptr;
     const auto outcome = store.update(std::move(record), &stored);
     if (outcome != location_store::outcome::stored) {
@@ -21,6 +29,9 @@ location_store::outcome node::store_and_propagate(location_record record, std::s
     }
     if (on_stored) {
         on_stored(kept);
+    }
+    if (watched) {
+        observer->stored(kept, before, came_from);
     }
     if (sinks_.empty()) {
         return outcome;

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,12 +29,27 @@ public:
     virtual void offer(const std::shared_ptr<const std::string>& at_line) = 0;
 };
 
+// Sees every change to the store after it is made (the /v1/stream
+// subscribers): the record, where its client was before (nothing: a new
+// client) and the neighbour it came from (empty: a client's IAMAT here).
+class store_observer {
+public:
+    virtual ~store_observer() = default;
+    // False while nobody is listening: the node then skips looking up where
+    // the client was, which only a watcher needs.
+    virtual bool watching() const noexcept = 0;
+    virtual void stored(const location_record& record, const std::optional<geo_point>& before,
+                        std::string_view came_from) = 0;
+};
+
 class node {
 public:
     location_store store;
     std::unique_ptr<store_log> disk; // none: the store lives in memory only
     // After every change to the store (server_options::on_stored).
     std::function<void(const location_record&)> on_stored;
+    // Must outlive the node's use of it; none: nobody watches.
+    store_observer* observer = nullptr;
 
     node();
     ~node();
