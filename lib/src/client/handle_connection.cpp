@@ -9,9 +9,7 @@
 #include "client/line_session.hpp"
 #include "client/session_fsm.hpp"
 #include "herd/log.hpp"
-#include "places/ask_places.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/logger.h>
 
@@ -90,18 +88,10 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             break;
         }
         case session_fsm::action::kind::yield:
-            co_await asio::post(asio::use_awaitable);
-            next = fsm.on_yielded();
-            break;
-        case session_fsm::action::kind::ask_places: {
-            places_query query = std::move(next.query);
-            auto answer = co_await ask_places(self, std::move(query));
-            next = fsm.on_places(std::move(answer));
-            break;
-        }
+        case session_fsm::action::kind::ask_places:
         case session_fsm::action::kind::wait_commit: {
-            const std::uint64_t acknowledged = co_await wait_commit(*self, next.commit);
-            next = fsm.on_committed(acknowledged);
+            auto waited = perform_wait(*self, fsm, std::move(next));
+            next = co_await std::move(waited);
             break;
         }
         case session_fsm::action::kind::write: {

@@ -38,6 +38,10 @@ void server_host::replied(std::string_view replies)
     log_info_bytes(*self_.log, self_.log_scratch, {"client ", client_, " > "}, replies);
 }
 
+namespace {
+
+// Waits until the store log acknowledges record `wanted`, or has failed;
+// returns how far it acknowledges.
 asio::awaitable<std::uint64_t> wait_commit(server::state& self, std::uint64_t wanted)
 {
     auto& disk = self.core.disk;
@@ -56,6 +60,29 @@ asio::awaitable<std::uint64_t> wait_commit(server::state& self, std::uint64_t wa
         }
     }
     co_return disk->acknowledgeable();
+}
+
+} // namespace
+
+asio::awaitable<session_fsm::action> perform_wait(server::state& self, session_fsm& fsm, session_fsm::action next)
+{
+    switch (next.what) {
+    case session_fsm::action::kind::yield:
+        co_await asio::post(asio::use_awaitable);
+        co_return fsm.on_yielded();
+    case session_fsm::action::kind::ask_places: {
+        places_query query = std::move(next.query);
+        auto answer = co_await ask_places(self.shared_from_this(), std::move(query));
+        co_return fsm.on_places(std::move(answer));
+    }
+    case session_fsm::action::kind::wait_commit: {
+        const std::uint64_t acknowledged = co_await wait_commit(self, next.commit);
+        co_return fsm.on_committed(acknowledged);
+    }
+    default:
+        break;
+    }
+    co_return next; // read, write and close are the connection's
 }
 
 line_session::line_session(std::shared_ptr<server::state> self, std::string client)
@@ -87,18 +114,10 @@ asio::awaitable<std::optional<std::string>> line_session::answer(std::string_vie
             break;
         }
         case session_fsm::action::kind::yield:
-            co_await asio::post(asio::use_awaitable);
-            next_ = fsm_.on_yielded();
-            break;
-        case session_fsm::action::kind::ask_places: {
-            places_query query = std::move(next_.query);
-            auto places = co_await ask_places(self_, std::move(query));
-            next_ = fsm_.on_places(std::move(places));
-            break;
-        }
+        case session_fsm::action::kind::ask_places:
         case session_fsm::action::kind::wait_commit: {
-            const std::uint64_t acknowledged = co_await wait_commit(*self_, next_.commit);
-            next_ = fsm_.on_committed(acknowledged);
+            auto waited = perform_wait(*self_, fsm_, std::move(next_));
+            next_ = co_await std::move(waited);
             break;
         }
         case session_fsm::action::kind::write:

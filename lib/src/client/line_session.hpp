@@ -34,11 +34,13 @@ private:
     const std::string& client_;
 };
 
-// Waits until the store log acknowledges record `wanted`, or has failed;
-// returns how far it acknowledges. With fsync = "always" this coroutine
-// waits for the store log's thread, the loop does not, and serves every
-// other connection meanwhile.
-boost::asio::awaitable<std::uint64_t> wait_commit(server::state& self, std::uint64_t wanted);
+// Performs the actions of a session that are the server's, not the
+// connection's: yield, ask_places and wait_commit (with fsync = "always"
+// the wait is for the store log's thread; the loop serves every other
+// connection meanwhile). Returns the session's next action. Every driver
+// of a session_fsm calls it; each does its own read and write.
+boost::asio::awaitable<session_fsm::action> perform_wait(server::state& self, session_fsm& fsm,
+                                                         session_fsm::action next);
 
 // One connection's line session, fed a line at a time.
 class line_session {
