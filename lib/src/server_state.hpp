@@ -92,6 +92,18 @@ private:
     T* item_;
 };
 
+// Counts one open connection in a gauge of server_stats while it lives.
+class gauge_slot {
+public:
+    explicit gauge_slot(std::uint64_t& gauge) : gauge_(gauge) { ++gauge_; }
+    ~gauge_slot() { --gauge_; }
+    gauge_slot(const gauge_slot&) = delete;
+    gauge_slot& operator=(const gauge_slot&) = delete;
+
+private:
+    std::uint64_t& gauge_;
+};
+
 using connection_handler = boost::asio::awaitable<void> (*)(std::shared_ptr<server::state>,
                                                             boost::asio::ip::tcp::socket);
 

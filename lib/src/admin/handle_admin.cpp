@@ -385,13 +385,7 @@ asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, asio::ip
         socket.close(ignored);
         co_return;
     }
-    struct held {
-        explicit held(server_stats& s) : stats(s) { ++stats.admin_open; }
-        ~held() { --stats.admin_open; }
-        server_stats& stats;
-        held(const held&) = delete;
-        held& operator=(const held&) = delete;
-    } const slot{self->stats};
+    const gauge_slot slot(self->stats.admin_open);
 
     beast::tcp_stream stream(std::move(socket));
     const registration<asio::ip::tcp::socket> registered(self->peer_sockets, stream.socket()); // closed at once on stop

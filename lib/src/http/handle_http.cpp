@@ -38,28 +38,6 @@ constexpr std::size_t stream_message_bytes = 1 << 18;
 constexpr std::chrono::seconds linger{1};
 constexpr std::chrono::seconds tls_shutdown_limit{2};
 
-class http_slot {
-public:
-    explicit http_slot(server_stats& s) : stats_(s) { ++stats_.http_open; }
-    ~http_slot() { --stats_.http_open; }
-    http_slot(const http_slot&) = delete;
-    http_slot& operator=(const http_slot&) = delete;
-
-private:
-    server_stats& stats_;
-};
-
-class websocket_slot {
-public:
-    explicit websocket_slot(server_stats& s) : stats_(s) { ++stats_.websockets_open; }
-    ~websocket_slot() { --stats_.websockets_open; }
-    websocket_slot(const websocket_slot&) = delete;
-    websocket_slot& operator=(const websocket_slot&) = delete;
-
-private:
-    server_stats& stats_;
-};
-
 struct reply {
     http::status status = http::status::ok;
     std::string body;
@@ -157,7 +135,7 @@ asio::awaitable<void> upgrade(std::shared_ptr<server::state> self, Stream stream
     if (ec) {
         co_return;
     }
-    const websocket_slot slot(self->stats);
+    const gauge_slot slot(self->stats.websockets_open);
     if (which == http_api::websocket::lines) {
         co_await serve_lines(self, ws, client);
     } else {
@@ -277,7 +255,7 @@ asio::awaitable<void> handle_http(std::shared_ptr<server::state> self, tcp::sock
         self->log->warn("client {} refused: {} connections already", client, limits.connections);
         co_return;
     }
-    const http_slot slot(self->stats);
+    const gauge_slot slot(self->stats.http_open);
     ++self->stats.http_connections;
     self->log->info("client {} connected", client);
     if (!self->http_tls) {

@@ -22,18 +22,6 @@ using detail::use_tuple;
 
 namespace {
 
-// Holds one of limits.peer_handshakes while a connection's handshake runs.
-class handshake_slot {
-public:
-    explicit handshake_slot(server_stats& stats) : stats_(stats) { ++stats_.peer_handshakes_open; }
-    ~handshake_slot() { --stats_.peer_handshakes_open; }
-    handshake_slot(const handshake_slot&) = delete;
-    handshake_slot& operator=(const handshake_slot&) = delete;
-
-private:
-    server_stats& stats_;
-};
-
 // The dialer's name once it has proved membership; nothing if refused.
 // The handshake's rules are acceptor_handshake's (peer/handshake.hpp);
 // this performs its actions and logs how it ended.
@@ -187,7 +175,7 @@ asio::awaitable<void> handle_peer(std::shared_ptr<server::state> self, tcp::sock
     detail::line_reader reader;
     std::optional<std::string> neighbour;
     {
-        const handshake_slot slot(self->stats);
+        const gauge_slot slot(self->stats.peer_handshakes_open); // one of limits.peer_handshakes
         neighbour = co_await accept_handshake(*self, stream, reader, from);
     }
     if (!neighbour) {
