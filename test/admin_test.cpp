@@ -166,6 +166,15 @@ const std::vector<std::pair<std::string, std::string>> every_counter{
     {"peer_handshakes_open", "herd_peer_handshakes_open"},
     {"peer_handshakes_refused", "herd_peer_handshakes_refused_total"},
     {"places_requests", "herd_places_request_seconds_count"},
+    {"http_connections", "herd_http_connections_total"},
+    {"http_open", "herd_http_connections_open"},
+    {"http_requests", "herd_http_requests_total"},
+    {"http_errors", "herd_http_errors_total"},
+    {"http_dropped", "herd_http_dropped_total"},
+    {"websockets_open", "herd_websockets_open"},
+    {"stream_events_queued", "herd_stream_events_total{state=\"queued\"}"},
+    {"stream_events_sent", "herd_stream_events_total{state=\"sent\"}"},
+    {"stream_overflows", "herd_stream_overflows_total"},
 };
 
 // "name{server=\"S\",a=\"b\"} 7" -> ("name{a=\"b\"}", "7"); the server label
