@@ -200,13 +200,32 @@ TEST_CASE("without a secret every server's host must be a loopback address", "[t
 
 TEST_CASE("an admin port that its default would push past 65535 is refused", "[topology]")
 {
-    CHECK_THAT(refusal("[servers.A]\nport = 50000\npeer_port = 1000\n"),
+    // http_port = 0: its own default, port + 30000, would be refused too.
+    CHECK_THAT(refusal("[servers.A]\nport = 50000\npeer_port = 1000\nhttp_port = 0\n"),
                Catch::Contains("servers.A.admin_port defaults to port + 20000, which is past 65535") &&
                    Catch::Contains("admin_port = 0"));
-    const auto off = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 0\n");
+    const auto off = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 0\nhttp_port = 0\n");
     CHECK(off.find("A")->admin_port == 0);
-    const auto set = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 1001\n");
+    const auto set = parse("[servers.A]\nport = 50000\npeer_port = 1000\nadmin_port = 1001\nhttp_port = 0\n");
     CHECK(set.find("A")->admin_port == 1001);
+}
+
+TEST_CASE("the HTTP port defaults to port + 30000, 0 turns it off, and HTTPS needs a certificate and a key",
+          "[topology]")
+{
+    CHECK(parse("[servers.A]\nport = 12125\n").find("A")->http_port == 42125);
+    CHECK(parse("[servers.A]\nport = 12125\nhttp_port = 0\n").find("A")->http_port == 0);
+    CHECK_THAT(refusal("[servers.A]\nport = 40000\nhttp_port = 0\nadmin_port = 0\npeer_port = 1\n[servers.B]\n"
+                       "port = 40001\nadmin_port = 0\npeer_port = 2\n"),
+               Catch::Contains("servers.B.http_port defaults to port + 30000, which is past 65535") &&
+                   Catch::Contains("http_port = 0 turns HTTP off"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nhttp_port = 1\n"), Catch::Contains("both use 127.0.0.1:1"));
+    CHECK_THAT(refusal("[servers.A]\nport = 1\nhttp_cert_file = \"a.pem\"\n"),
+               Catch::Contains("servers.A.http_cert_file and servers.A.http_key_file go together"));
+    const auto https = parse("[servers.A]\nport = 1\nhttp_cert_file = \"/certs/{name}.pem\"\n"
+                             "http_key_file = \"/certs/{name}.key\"\n");
+    CHECK(https.find("A")->http_cert == "/certs/A.pem");
+    CHECK(https.find("A")->http_key == "/certs/A.key");
 }
 
 TEST_CASE("ports are compared by address, not by the host's spelling", "[topology]")

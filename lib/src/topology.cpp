@@ -96,6 +96,23 @@ std::uint16_t port_value(const toml::node& node, const std::string& source, cons
     return static_cast<std::uint16_t>(*value);
 }
 
+// The ports besides `port` default to it plus an offset, so a herd on one
+// host needs only `port` per server. `off`, where 0 turns the port off,
+// is the hint given when the default would pass 65535; empty: 0 is no port.
+std::uint16_t offset_port(const toml::table& table, std::string_view key, std::uint16_t port, int offset,
+                          std::string_view off, const std::string& source, const std::string& where)
+{
+    const std::string what = where + "." + std::string(key);
+    if (const toml::node* set = table.get(key)) {
+        return !off.empty() && set->value<std::int64_t>() == 0 ? 0 : port_value(*set, source, what);
+    }
+    if (port > 65535 - offset) {
+        fail(source, what + " defaults to port + " + std::to_string(offset) + ", which is past 65535; set it" +
+                         (off.empty() ? "" : " (" + std::string(off) + ")"));
+    }
+    return static_cast<std::uint16_t>(port + offset);
+}
+
 std::filesystem::path resolve(const std::filesystem::path& base_dir, const std::string& path)
 {
     std::filesystem::path p(path);
@@ -145,30 +162,11 @@ server_config read_server(const std::string& name, const toml::node& node, const
         fail(source, where + ".port is missing");
     }
     server.port = port_value(*port, source, where + ".port");
-    if (const toml::node* peer = table.get("peer_port")) {
-        server.peer_port = port_value(*peer, source, where + ".peer_port");
-    } else if (server.port > 65535 - 10000) {
-        fail(source, where + ".peer_port defaults to port + 10000, which is past 65535; set it");
-    } else {
-        server.peer_port = static_cast<std::uint16_t>(server.port + 10000);
-    }
-    if (const toml::node* admin = table.get("admin_port")) {
-        // 0 turns the endpoint off; anything else is a port.
-        server.admin_port = admin->value<std::int64_t>() == 0 ? 0 : port_value(*admin, source, where + ".admin_port");
-    } else if (server.port > 65535 - 20000) {
-        fail(source, where + ".admin_port defaults to port + 20000, which is past 65535; set it (admin_port = 0 "
-                             "turns the endpoint off)");
-    } else {
-        server.admin_port = static_cast<std::uint16_t>(server.port + 20000);
-    }
-    if (const toml::node* http = table.get("http_port")) {
-        server.http_port = http->value<std::int64_t>() == 0 ? 0 : port_value(*http, source, where + ".http_port");
-    } else if (server.port > 65535 - 30000) {
-        fail(source, where + ".http_port defaults to port + 30000, which is past 65535; set it (http_port = 0 "
-                             "turns HTTP off)");
-    } else {
-        server.http_port = static_cast<std::uint16_t>(server.port + 30000);
-    }
+    server.peer_port = offset_port(table, "peer_port", server.port, 10000, "", source, where);
+    server.admin_port =
+        offset_port(table, "admin_port", server.port, 20000, "admin_port = 0 turns the endpoint off", source, where);
+    server.http_port =
+        offset_port(table, "http_port", server.port, 30000, "http_port = 0 turns HTTP off", source, where);
     const toml::node* neighbors = table.get("neighbors");
     if (neighbors != nullptr) {
         const toml::array* list = neighbors->as_array();
