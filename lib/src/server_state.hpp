@@ -5,8 +5,8 @@
 #include "client/session_fsm.hpp"
 #include "core/node.hpp"
 #include "durability/store_log.hpp"
-#include "http/stream_hub.hpp"
 #include "herd/server.hpp"
+#include "http/stream_hub.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -77,6 +77,10 @@ struct server::state : std::enable_shared_from_this<server::state> {
 
     // What server::stop() does; also how a disk failure stops the server.
     void stop();
+
+    // limits.connections bounds the line port's and the HTTP port's
+    // connections together: either port refuses once they are all taken.
+    bool connections_full() const noexcept { return stats.clients_open + stats.http_open >= herd.limits.connections; }
 };
 
 // Keeps a connection in one of the state's sets while its coroutine runs.

@@ -122,7 +122,7 @@ asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp
     session_fsm fsm(host, self->stats, self->me.name, session_limits::from(limits));
     client_session session(socket, fsm);
     const registration<client_session> registered(self->clients, session);
-    if (self->stats.clients_open >= limits.connections) {
+    if (self->connections_full()) {
         ++self->stats.clients_refused;
         self->log->warn("client {} refused: {} connections already", client, limits.connections);
         co_return;

@@ -8,6 +8,7 @@
 #include "http/websocket_sessions.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/logger.h>
 
+#include <memory>
 #include <optional>
 #include <type_traits>
 
@@ -45,6 +47,11 @@ struct reply {
     bool close = false; // end the connection after it
 };
 
+reply answered(std::string body)
+{
+    return {http::status::ok, std::move(body), {}, false};
+}
+
 reply refuse(const http_api::error& e, bool close = false)
 {
     return {e.status, http_api::error_answer(e.reason), e.allow, close};
@@ -62,7 +69,7 @@ asio::awaitable<reply> perform(std::shared_ptr<server::state> self, std::optiona
         if (record == nullptr) {
             co_return refuse({http::status::not_found, "no such client"});
         }
-        co_return reply{http::status::ok, http_api::client_answer(*record)};
+        co_return answered(http_api::client_answer(*record));
     }
     const auto& line = std::get<http_api::line>(route);
     if (line.what == http_api::line::kind::whatsat) {
@@ -84,7 +91,41 @@ asio::awaitable<reply> perform(std::shared_ptr<server::state> self, std::optiona
     if (auto* e = std::get_if<http_api::error>(&answer)) {
         co_return refuse(*e);
     }
-    co_return reply{http::status::ok, std::move(std::get<std::string>(answer))};
+    co_return answered(std::move(std::get<std::string>(answer)));
+}
+
+struct read_result {
+    boost::system::error_code ec;
+    bool timed_out = false; // `limit` passed first: the read was cancelled
+};
+
+// Reads one request, all of it within `limit` (slowloris). Not the stream's
+// own expiry: that closes the socket, and the client is owed a 408. The
+// timer cancels the read instead; if the read finished first, whatever the
+// timer did comes too late to matter.
+template <typename Stream>
+asio::awaitable<read_result> read_request(Stream& stream, beast::flat_buffer& buffer,
+                                          http::request_parser<http::string_body>& parser,
+                                          std::chrono::milliseconds limit)
+{
+    auto& tcp = beast::get_lowest_layer(stream);
+    tcp.expires_never();
+    struct race {
+        bool passed = false;
+        bool read = false; // the read has finished: the socket may be gone
+    };
+    auto shared = std::make_shared<race>();
+    asio::steady_timer timer(tcp.get_executor(), limit);
+    timer.async_wait([shared, &tcp](boost::system::error_code ec) {
+        if (!ec && !shared->read) {
+            shared->passed = true;
+            tcp.socket().cancel(ec);
+        }
+    });
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    shared->read = true;
+    timer.cancel();
+    co_return read_result{ec, shared->passed && ec == asio::error::operation_aborted};
 }
 
 template <typename Stream> asio::awaitable<void> close_stream(Stream& stream)
@@ -170,17 +211,14 @@ asio::awaitable<void> serve_http(std::shared_ptr<server::state> self, Stream str
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits.http_header_bytes));
         parser.body_limit(limits.http_body_bytes);
-        tcp.expires_after(limits.http_request_timeout);
-        auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
-        if (read_ec == beast::error::timeout) {
-            ++self->stats.http_dropped;
-            self->log->warn("client {} closed: no whole request within {} ms", client,
-                            limits.http_request_timeout.count());
-            co_return; // the stream closed the socket
-        }
+        auto [read_ec, timed_out] = co_await read_request(stream, buffer, parser, limits.http_request_timeout);
         reply answer;
         std::optional<http::request<http::string_body>> request;
-        if (read_ec == http::error::header_limit) {
+        if (timed_out) {
+            answer = refuse({http::status::request_timeout,
+                             "no whole request within " + std::to_string(limits.http_request_timeout.count()) + " ms"},
+                            true);
+        } else if (read_ec == http::error::header_limit) {
             answer = refuse({http::status::request_header_fields_too_large,
                              "the header is over " + std::to_string(limits.http_header_bytes) + " bytes"},
                             true);
@@ -249,8 +287,7 @@ asio::awaitable<void> handle_http(std::shared_ptr<server::state> self, tcp::sock
 {
     const std::string client = "http " + describe(socket);
     const auto& limits = self->herd.limits;
-    // One bound for the line port's and this port's connections together.
-    if (self->stats.clients_open + self->stats.http_open >= limits.connections) {
+    if (self->connections_full()) {
         ++self->stats.clients_refused;
         self->log->warn("client {} refused: {} connections already", client, limits.connections);
         co_return;
