@@ -1,6 +1,7 @@
 #include "http/api.hpp"
 
 #include "admin/json_pretty.hpp"
+#include "http/record_json.hpp"
 #include "http/url.hpp"
 #include "protocol/protocol.hpp"
 
@@ -192,27 +193,15 @@ std::variant<std::string, error> whatsat_answer(std::string_view replies)
 
 std::string client_answer(const location_record& record)
 {
-    const auto at = parse_at_line(record.at_line);
-    std::string out = R"({"at":)";
-    append_json_string(out, record.at_line);
-    out += R"(,"server":)";
-    append_json_string(out, record.server());
-    out += R"(,"lat":)";
-    append_json_double(out, record.where.lat);
-    out += R"(,"lng":)";
-    append_json_double(out, record.where.lng);
-    out += R"(,"time":)";
-    append_json_string(out, at ? at->time : "");
+    std::string out = "{";
+    append_record_fields(out, record);
     out += "}\n";
     return out;
 }
 
 std::string error_answer(std::string_view reason)
 {
-    std::string out = R"({"error":)";
-    append_json_string(out, reason);
-    out += "}\n";
-    return out;
+    return one_field_object("error", reason) + '\n';
 }
 
 } // namespace herd::http_api

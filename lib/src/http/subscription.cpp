@@ -1,8 +1,8 @@
 #include "http/subscription.hpp"
 
 #include "admin/json_pretty.hpp"
+#include "http/record_json.hpp"
 #include "places/geo.hpp"
-#include "protocol/protocol.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -143,19 +143,10 @@ std::string_view event_name(event e)
 std::string event_tail(const location_record& record, std::string_view stored_by, std::string_view via,
                        std::int64_t stored_ns)
 {
-    const auto at = parse_at_line(record.at_line);
     std::string out = R"("client":)";
     append_json_string(out, record.client());
-    out += R"(,"at":)";
-    append_json_string(out, record.at_line);
-    out += R"(,"server":)";
-    append_json_string(out, record.server());
-    out += R"(,"lat":)";
-    append_json_double(out, record.where.lat);
-    out += R"(,"lng":)";
-    append_json_double(out, record.where.lng);
-    out += R"(,"time":)";
-    append_json_string(out, at ? at->time : "");
+    out += ',';
+    http_api::append_record_fields(out, record);
     out += R"(,"stored_by":)";
     append_json_string(out, stored_by);
     out += R"(,"via":)";
@@ -181,26 +172,17 @@ std::string event_message(std::string_view id, event e, std::string_view tail)
 
 std::string subscribed_message(std::string_view id)
 {
-    std::string out = R"({"subscribed":)";
-    append_json_string(out, id);
-    out += '}';
-    return out;
+    return http_api::one_field_object("subscribed", id);
 }
 
 std::string unsubscribed_message(std::string_view id)
 {
-    std::string out = R"({"unsubscribed":)";
-    append_json_string(out, id);
-    out += '}';
-    return out;
+    return http_api::one_field_object("unsubscribed", id);
 }
 
 std::string error_message(std::string_view reason)
 {
-    std::string out = R"({"error":)";
-    append_json_string(out, reason);
-    out += '}';
-    return out;
+    return http_api::one_field_object("error", reason);
 }
 
 } // namespace herd::stream
