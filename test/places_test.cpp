@@ -141,6 +141,14 @@ TEST_CASE("JSON is printed as Google prints it", "[places][json]")
 })");
 }
 
+TEST_CASE("compact JSON drops the white space between tokens and keeps every number as written", "[places][json]")
+{
+    const auto value = boost::json::parse(R"({"results":[{"lat":34.069271,"name":"Caf\u00e9 \"a b\"\\ \n"}],"e":[]})");
+    const std::string pretty = pretty_json(value);
+    CHECK(compact_json(pretty) == R"({"results":[{"lat":34.069271,"name":"Café \"a b\"\\ \n"}],"e":[]})");
+    CHECK(boost::json::parse(compact_json(pretty)) == value);
+}
+
 TEST_CASE("results are cut to the bound and errors keep the shape", "[places][json]")
 {
     auto answer = local_places::bundled()->search(near_royce(50, 20));

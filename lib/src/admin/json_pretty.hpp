@@ -20,4 +20,9 @@ std::string pretty_json(const boost::json::value& value);
 void append_json_string(std::string& out, std::string_view s);
 void append_json_double(std::string& out, double d);
 
+// JSON text with the white space between its tokens removed, every token
+// (numbers included) as it was written: pretty_json's output made compact
+// without turning its decimals into exponents. `text` must be valid JSON.
+std::string compact_json(std::string_view text);
+
 } // namespace herd

@@ -6,7 +6,6 @@
 #include "protocol/protocol.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -180,13 +179,14 @@ std::variant<std::string, error> whatsat_answer(std::string_view replies)
         return error{http::status::not_found, "no such client"};
     }
     // The places JSON is pretty-printed for the line port; the API gives it
-    // as one compact value.
+    // as one compact value, its numbers as the line port wrote them.
+    const auto text = replies.substr(end + 1);
     boost::system::error_code ec;
-    const auto places = boost::json::parse(replies.substr(end + 1), ec);
+    boost::json::parse(text, ec);
     std::string out = R"({"at":)";
     append_json_string(out, at);
     out += R"(,"places":)";
-    out += ec ? std::string("null") : boost::json::serialize(places);
+    out += ec ? std::string("null") : compact_json(text);
     out += "}\n";
     return out;
 }
