@@ -64,7 +64,7 @@ TEST_CASE("an IAMAT at Goloman is answered with the same AT line by every server
             const auto answer = co_await whatsat_at_line(herd, s, "kiwi.cs.ucla.edu");
             CHECK(answer == at);
         }
-        // Welsh is three links from Goloman: Goloman - Holiday - Welsh.
+        // Welsh is two links from Goloman: Goloman - Holiday - Welsh.
         CHECK(herd.at("Welsh").stats().peer_records_stored == 1);
     });
 }
