@@ -151,6 +151,11 @@ def state_of(name: str) -> str:
     return f"document.querySelector('#graph [data-server=\"{name}\"]')?.dataset.state"
 
 
+def stream_of(name: str) -> str:
+    """"open" once the page's subscription to the server's /v1/stream is."""
+    return f"document.querySelector('#graph [data-server=\"{name}\"]')?.dataset.stream"
+
+
 async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, list[int]], logs: Path) -> None:
     import websockets  # python3-websockets; checked in main()
 
@@ -172,10 +177,10 @@ async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, lis
                         "document.body ? document.body.innerText.slice(0, 300) : 'no body'")):
                     await page.screenshot(logs / "live-view-failed.png")
                     return
-                every_up = " && ".join(f"{state_of(n)} === 'up'" for n in servers)
+                every_up = " && ".join(f"{state_of(n)} === 'up' && {stream_of(n)} === 'open'" for n in servers)
                 took = await page.until(every_up, 10)
                 check(took is not None, "every server shows up, its stream open",
-                      str(await page.evaluate(f"[{', '.join(state_of(n) for n in servers)}]")))
+                      str(await page.evaluate(f"[{', '.join(state_of(n) + ', ' + stream_of(n) for n in servers)}]")))
                 links = await page.until("document.querySelectorAll('#graph .link.up').length === "
                                          "document.querySelectorAll('#graph .link').length", 10)
                 check(links is not None, "every link shows up")
@@ -192,6 +197,8 @@ async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, lis
                 check(seconds is not None and seconds <= 1.0,
                       f"the IAMAT at {args.iamat_at} shows on {args.page}'s page (map and feed) within 1 s",
                       f"shown after {seconds} s" if seconds is not None else "not shown within 5 s")
+                if seconds is not None:
+                    print(f"     shown {seconds * 1000:.0f} ms after the IAMAT was sent")
                 hops = await page.until(f"document.querySelector('#feed li[data-client=\"{client}\"]')"
                                         f"?.querySelectorAll('.hop-entry').length === {len(servers)}", 5)
                 check(hops is not None, f"the feed shows the record stored at all {len(servers)} servers",
@@ -218,6 +225,8 @@ async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, lis
                 check(seconds is not None and seconds <= 2.0, f"{args.kill}, killed, shows down within 2 s",
                       f"down after {seconds} s" if seconds is not None else
                       f"still {await page.evaluate(state_of(args.kill))} after 5 s")
+                if seconds is not None:
+                    print(f"     shown down {seconds * 1000:.0f} ms after SIGKILL")
                 others = " && ".join(f"{state_of(n)} === 'up'" for n in servers if n != args.kill)
                 check(await page.evaluate(others), "the other servers still show up")
                 # Its neighbours' links to it go down once they notice

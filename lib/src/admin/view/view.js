@@ -233,6 +233,7 @@ function drawGraph() {
     const node = graph.nodes.get(server.name);
     const state = server.state;
     node.g.setAttribute("data-state", state);
+    node.g.setAttribute("data-stream", !server.streamUrl ? "none" : server.streamOpen ? "open" : "closed");
     const size = server.status ? server.status.store_size : null;
     node.stats.textContent = state === "down" ? "down" : size === null ? "…" : `${size} clients`;
     const stored = rate(server.samples, "stored");
