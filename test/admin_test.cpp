@@ -1,5 +1,6 @@
 // The admin endpoint over real HTTP: /status, /clients and /metrics from a
-// herd of five on loopback.
+// herd of five on loopback, and what the live view reads (/, /view.js,
+// /view.css, /herd, /places.json, and CORS for the herd's own origins).
 #include "async/within.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
@@ -11,6 +12,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <optional>
+#include <regex>
 #include <set>
 #include <vector>
 
@@ -23,22 +26,47 @@ namespace {
 
 struct http_reply {
     int status = 0;
+    std::string head; // the status line and headers, each line ending in CRLF
     std::string body;
+
+    // The value of the header `name` (as the server spells it), or none.
+    std::optional<std::string> header(std::string_view name) const
+    {
+        const std::string start = "\r\n" + std::string(name) + ": ";
+        const auto at = head.find(start);
+        if (at == std::string::npos) {
+            return std::nullopt;
+        }
+        const auto from = at + start.size();
+        return head.substr(from, head.find("\r\n", from) - from);
+    }
 };
 
-asio::awaitable<http_reply> http_request(std::uint16_t port, std::string_view method, std::string_view target)
+// `headers`: more header lines, each ending in CRLF.
+asio::awaitable<http_reply> http_request(std::uint16_t port, std::string_view method, std::string_view target,
+                                         std::string_view headers = "")
 {
     const std::string request = std::string(method) + " " + std::string(target) +
-                                " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+                                " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n" +
+                                std::string(headers) + "\r\n";
     const std::string raw = co_await ask(port, request);
     http_reply reply;
     if (raw.size() > 12) {
         reply.status = std::stoi(raw.substr(9, 3));
     }
     if (const auto body = raw.find("\r\n\r\n"); body != std::string::npos) {
+        reply.head = raw.substr(0, body + 2);
         reply.body = raw.substr(body + 4);
     }
     co_return reply;
+}
+
+// A GET as a page at `origin` sends it. Arguments by value: the coroutine
+// runs after its caller's temporaries are gone.
+asio::awaitable<http_reply> get_with_origin(std::uint16_t port, std::string origin, std::string target)
+{
+    const std::string headers = "Origin: " + origin + "\r\n";
+    co_return co_await http_request(port, "GET", target, headers);
 }
 
 asio::awaitable<boost::json::object> get_json(std::uint16_t port, std::string_view target)
@@ -435,4 +463,145 @@ TEST_CASE("admin /clients of a large store streams: IAMATs are answered and stor
             CHECK(clients.at("zzzz").at("at").as_string() == at);
         },
         120s);
+}
+
+TEST_CASE("admin / is the live view: its page, script and style, nothing from off the machine", "[admin][view]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto admin = herd.at("Goloman").admin_port();
+        const auto page = co_await http_request(admin, "GET", "/");
+        CHECK(page.status == 200);
+        CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
+        CHECK_THAT(page.body, Catch::StartsWith("<!doctype html>"));
+        CHECK_THAT(page.body, Catch::Contains(R"(<script src="/view.js")"));
+        CHECK_THAT(page.body, Catch::Contains(R"(<link rel="stylesheet" href="/view.css">)"));
+        const auto script = co_await http_request(admin, "GET", "/view.js");
+        CHECK(script.status == 200);
+        CHECK(script.header("Content-Type") == "text/javascript; charset=utf-8");
+        CHECK_THAT(script.body, Catch::Contains("/v1/stream"));
+        CHECK_THAT(script.body, Catch::Contains("/status"));
+        const auto style = co_await http_request(admin, "GET", "/view.css");
+        CHECK(style.status == 200);
+        CHECK(style.header("Content-Type") == "text/css; charset=utf-8");
+        // No CDN, no font, no image from anywhere: the only absolute URLs
+        // are those the script builds from /herd (a template's ${...}), and
+        // none is protocol-relative.
+        const std::regex absolute(R"((https?|wss?)://)", std::regex::icase);
+        for (const auto* file : {&page, &script, &style}) {
+            for (std::sregex_iterator i(file->body.begin(), file->body.end(), absolute), end; i != end; ++i) {
+                INFO(file->body.substr((*i).position(), 40));
+                CHECK(file->body.compare((*i).position() + (*i).length(), 2, "${") == 0);
+            }
+            CHECK_THAT(file->body, !Catch::Contains("\"//") && !Catch::Contains("'//") && !Catch::Contains("url("));
+        }
+        CHECK_THAT(script.body, Catch::Contains("://${"));
+        // Served as they are in the repository.
+        for (const auto& [target, reply] : {std::pair{"/", &page}, {"/view.js", &script}, {"/view.css", &style}}) {
+            INFO(target);
+            CHECK_FALSE(reply->body.empty());
+            CHECK(reply->header("Cache-Control") == "no-cache");
+        }
+    });
+}
+
+TEST_CASE("admin /herd is the topology: every server's name, ports and neighbours", "[admin][view]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Holiday");
+        const auto topology = co_await get_json(herd.at("Holiday").admin_port(), "/herd");
+        CHECK(topology.at("server") == "Holiday");
+        CHECK(topology.at("admin_host") == "127.0.0.1");
+        const auto& servers = topology.at("servers").as_array();
+        REQUIRE(servers.size() == herd.herd().servers.size());
+        for (const auto& config : herd.herd().servers) {
+            INFO(config.name);
+            const auto* found = std::find_if(servers.begin(), servers.end(), [&](const boost::json::value& v) {
+                return v.at("name").as_string() == config.name;
+            });
+            REQUIRE(found != servers.end());
+            const auto& server = found->as_object();
+            CHECK(server.at("host").as_string() == config.host);
+            CHECK(server.at("port").as_int64() == config.port);
+            CHECK(server.at("peer_port").as_int64() == config.peer_port);
+            CHECK(server.at("admin_port").as_int64() == config.admin_port);
+            CHECK(server.at("http_port").as_int64() == config.http_port);
+            CHECK(server.at("http_tls") == false);
+            std::vector<std::string> neighbours;
+            for (const auto& n : server.at("neighbors").as_array()) {
+                neighbours.emplace_back(n.as_string());
+            }
+            CHECK(neighbours == config.neighbors);
+        }
+    });
+}
+
+TEST_CASE("admin /places.json is the bundled Westwood places as GeoJSON points", "[admin][view]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto reply = co_await http_request(herd.at("Goloman").admin_port(), "GET", "/places.json");
+        CHECK(reply.status == 200);
+        CHECK(reply.header("Content-Type") == "application/geo+json");
+        const auto places = boost::json::parse(reply.body).as_object();
+        CHECK(places.at("type") == "FeatureCollection");
+        const auto& features = places.at("features").as_array();
+        CHECK(features.size() > 50);
+        std::set<std::string> names;
+        for (const auto& f : features) {
+            CHECK(f.at("geometry").at("type") == "Point");
+            const auto& at = f.at("geometry").at("coordinates").as_array();
+            CHECK(at.at(1).to_number<double>() == Approx(34.07).margin(0.1));
+            CHECK(at.at(0).to_number<double>() == Approx(-118.44).margin(0.1));
+            names.emplace(f.at("properties").at("name").as_string());
+        }
+        CHECK(names.count("Royce Hall") == 1);
+    });
+}
+
+TEST_CASE("admin answers let the herd's own admin origins read them, no other origin", "[admin][view]")
+{
+    run_async([](asio::io_context& io) -> asio::awaitable<void> {
+        local_herd herd(io, on_free_ports(default_topology()));
+        herd.start("Goloman");
+        const auto admin = herd.at("Goloman").admin_port();
+        const auto& hands = *herd.herd().find("Hands");
+        const auto& welsh = *herd.herd().find("Welsh");
+        // Another server's page, and this server's own, in each loopback spelling.
+        for (const auto& origin :
+             {fmt::format("http://127.0.0.1:{}", hands.admin_port),
+              fmt::format("http://localhost:{}", welsh.admin_port), fmt::format("http://[::1]:{}", admin)}) {
+            INFO(origin);
+            const auto reply = co_await get_with_origin(admin, origin, "/status");
+            CHECK(reply.status == 200);
+            CHECK(reply.header("Access-Control-Allow-Origin") == origin);
+            CHECK(reply.header("Vary") == "Origin");
+        }
+        const auto clients =
+            co_await get_with_origin(admin, fmt::format("http://127.0.0.1:{}", hands.admin_port), "/clients");
+        CHECK(clients.status == 200);
+        CHECK(clients.header("Access-Control-Allow-Origin") == fmt::format("http://127.0.0.1:{}", hands.admin_port));
+        CHECK(clients.header("Vary") == "Origin");
+        // A foreign page, a herd port that is not an admin port, another
+        // scheme, a prefix: no grant, and still Vary.
+        for (const auto& origin :
+             {std::string("http://example.com"), fmt::format("http://evil.example:{}", hands.admin_port),
+              fmt::format("http://127.0.0.1:{}", hands.port), fmt::format("http://127.0.0.1:{}", hands.http_port),
+              fmt::format("https://127.0.0.1:{}", hands.admin_port),
+              fmt::format("http://127.0.0.1:{}.evil.example", hands.admin_port), std::string("null")}) {
+            for (const char* target : {"/status", "/clients", "/herd"}) {
+                INFO(origin << " " << target);
+                const auto reply = co_await get_with_origin(admin, origin, target);
+                CHECK(reply.status == 200);
+                CHECK_FALSE(reply.header("Access-Control-Allow-Origin"));
+                CHECK(reply.header("Vary") == "Origin");
+            }
+        }
+        const auto none = co_await http_request(admin, "GET", "/status");
+        CHECK_FALSE(none.header("Access-Control-Allow-Origin"));
+        CHECK(none.header("Vary") == "Origin");
+    });
 }

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from script_support import ask, check, free_ports, read_line_within, summary, two_servers_toml
+from script_support import ask, check, free_ports, start_server, stop_server, summary, two_servers_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 HERD_CERTS = ROOT / "scripts" / "herd-certs"
@@ -64,10 +64,8 @@ def check_tls_herd(server: str, config: Path, ports: list[int]) -> None:
     processes = []
     try:
         for name in ("Ada", "Bea"):
-            process = subprocess.Popen([server, "--name", name, "--config", str(config)], stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process, ready = start_server(server, name, config)
             processes.append(process)
-            ready = read_line_within(process, 30)
             check(ready.startswith(f"{name}: clients on"), f"{name} starts with TLS", ready)
         at = ask(ports[0], f"IAMAT kiwi +34.068930-118.445127 {time.time():.9f}\n".encode()).decode()
         check(at.startswith("AT Ada "), "IAMAT at Ada is answered", at)
@@ -89,13 +87,7 @@ def check_tls_herd(server: str, config: Path, ports: list[int]) -> None:
         check(metric(ports[2], "herd_peer_links_accepted_total") == 1, "Ada accepted Bea's one link")
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                status = process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                status = process.wait()
+            status = stop_server(process)
             check(status == 0, "herd-server exits 0 on SIGTERM", f"exit {status}")
 
 

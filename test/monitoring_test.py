@@ -25,7 +25,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from script_support import ask, check, free_ports, read_line_within, summary, two_servers_toml
+from script_support import ask, check, free_ports, start_server, stop_server, summary, two_servers_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------- /metrics
@@ -415,10 +414,8 @@ def scrape(server: str, work: Path) -> str | None:
     ports = free_ports(6)
     config = work / "monitoring.toml"
     config.write_text(two_servers_toml(ports, '\n[places]\nprovider = "local"\n'))
-    process = subprocess.Popen([server, "--name", "Ada", "--config", str(config)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process, ready = start_server(server, "Ada", config)
     try:
-        ready = read_line_within(process, 30)
         if not check(ready.startswith("Ada: clients on"), "herd-server starts", ready):
             return None
         reply = ask(ports[0], f"IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 {time.time():.9f}\n".encode())
@@ -429,12 +426,7 @@ def scrape(server: str, work: Path) -> str | None:
         with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/metrics", timeout=10) as response:
             return response.read().decode()
     finally:
-        process.terminate()
-        try:
-            status = process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            status = process.wait()
+        status = stop_server(process)
         check(status == 0, "herd-server exits 0 on SIGTERM", f"exit {status}")
 
 

@@ -1,7 +1,8 @@
 """What the Python tests beside it share: a check that records failures,
-free loopback ports, a client that asks a server one request, and the
-topology of a herd of two renamed servers, Ada and Bea, and a bounded
-read of a process's next line."""
+free loopback ports, a client that asks a server one request, the
+topology of a herd of two renamed servers, Ada and Bea, or of any herd on
+ports given, a bounded read of a process's next line, and herd-server
+processes started (awaiting their ready line) and stopped."""
 import os
 import selectors
 import socket
@@ -70,6 +71,38 @@ peer_port = {ports[4]}
 admin_port = {ports[5]}
 http_port = 0
 """
+
+
+def herd_toml(servers: dict[str, list[str]], ports: dict[str, list[int]], extra: str = "") -> str:
+    """Each server with its neighbours on ports[name] (client, peer, admin,
+    HTTP); `extra` goes after [herd]'s keys."""
+    text = f'[herd]\nlog_dir = "logs"\ndata_dir = "data"\n{extra}\n'
+    for name, neighbours in servers.items():
+        client, peer, admin, http = ports[name]
+        quoted = ", ".join(f'"{n}"' for n in neighbours)
+        text += (f"[servers.{name}]\nport = {client}\npeer_port = {peer}\nadmin_port = {admin}\n"
+                 f"http_port = {http}\nneighbors = [{quoted}]\n\n")
+    return text
+
+
+def start_server(server: str, name: str, config) -> tuple[subprocess.Popen, str]:
+    """herd-server --name `name`, and its first line (its ready line,
+    "NAME: clients on ...", once it listens, or what it printed instead
+    within 30 s). Its output after that goes unread: nothing it logs there
+    blocks it (the log goes to log_dir)."""
+    process = subprocess.Popen([server, "--name", name, "--config", str(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return process, read_line_within(process, 30)
+
+
+def stop_server(process: subprocess.Popen) -> int:
+    """SIGTERM, then SIGKILL if it has not exited in 10 s; its exit status."""
+    process.terminate()
+    try:
+        return process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def read_line_within(process: subprocess.Popen, seconds: float) -> str:

@@ -1,10 +1,12 @@
 #include "admin/handle_admin.hpp"
 
 #include "admin/json_pretty.hpp"
+#include "admin/view_assets.hpp"
 #include "async/within.hpp"
 #include "herd/log.hpp"
 #include "http/url.hpp"
 #include "peer/peer_link.hpp"
+#include "places/bundled_places.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +22,7 @@
 #include <charconv>
 #include <optional>
 #include <variant>
+#include <vector>
 
 namespace herd {
 
@@ -185,6 +188,19 @@ http::response<http::string_body> json_response(unsigned version, std::string bo
     return response;
 }
 
+http::response<http::string_body> file_response(unsigned version, std::string_view type, std::string_view body)
+{
+    http::response<http::string_body> response{http::status::ok, version};
+    response.keep_alive(false);
+    response.set(http::field::content_type, type);
+    // The files change only with the server: a reload after an upgrade
+    // must not keep the old script beside the new page.
+    response.set(http::field::cache_control, "no-cache");
+    response.body() = std::string(body);
+    response.prepare_payload();
+    return response;
+}
+
 std::variant<clients_page, http::response<http::string_body>> route(const http::request<http::string_body>& request,
                                                                     const server::state& s)
 {
@@ -211,6 +227,21 @@ std::variant<clients_page, http::response<http::string_body>> route(const http::
     if (path == "/status") {
         return json_response(version, status_json(s));
     }
+    if (path == "/herd") {
+        return json_response(version, herd_json(s));
+    }
+    if (path == "/") {
+        return file_response(version, "text/html; charset=utf-8", view_index_html);
+    }
+    if (path == "/view.js") {
+        return file_response(version, "text/javascript; charset=utf-8", view_script);
+    }
+    if (path == "/view.css") {
+        return file_response(version, "text/css; charset=utf-8", view_style);
+    }
+    if (path == "/places.json") {
+        return file_response(version, "application/geo+json", bundled_westwood_geojson);
+    }
     if (path == "/metrics") {
         auto response = json_response(version, metrics_text(s));
         response.set(http::field::content_type, "text/plain; version=0.0.4");
@@ -229,15 +260,20 @@ std::variant<clients_page, http::response<http::string_body>> route(const http::
         return json_response(version, std::move(body));
     }
     return text_response(version, http::status::not_found,
-                         "not found: try /status, /clients, /clients/ID or /metrics\n");
+                         "not found: try /, /status, /herd, /clients, /clients/ID or /metrics\n");
 }
 
 // Writes /clients piece by piece, the loop free between pieces; each piece
 // is read from the store as it stands then, resuming after the last ID
 // written, so clients stored meanwhile past that ID are included.
-asio::awaitable<void> stream_clients(server::state& s, beast::tcp_stream& stream, clients_page page)
+asio::awaitable<void> stream_clients(server::state& s, beast::tcp_stream& stream, clients_page page,
+                                     std::string_view allow_origin)
 {
-    std::string piece = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{";
+    std::string piece = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nVary: Origin\r\n";
+    if (!allow_origin.empty()) {
+        piece += fmt::format("Access-Control-Allow-Origin: {}\r\n", allow_origin);
+    }
+    piece += "\r\n{";
     bool first = true;
     for (;;) {
         const auto want = std::min(page.limit, clients_per_piece);
@@ -333,6 +369,49 @@ std::string status_json(const server::state& s)
     return boost::json::serialize(status) + "\n";
 }
 
+std::string herd_json(const server::state& s)
+{
+    boost::json::array servers;
+    for (const auto& server : s.herd.servers) {
+        boost::json::array neighbours;
+        for (const auto& n : server.neighbors) {
+            neighbours.emplace_back(n);
+        }
+        servers.push_back({{"name", server.name},
+                           {"host", server.host},
+                           {"port", server.port},
+                           {"peer_port", server.peer_port},
+                           {"admin_port", server.admin_port},
+                           {"http_port", server.http_port},
+                           {"http_tls", !server.http_cert.empty()},
+                           {"neighbors", std::move(neighbours)}});
+    }
+    boost::json::object herd{{"server", s.me.name}, {"admin_host", s.herd.admin_host}, {"servers", std::move(servers)}};
+    return boost::json::serialize(herd) + "\n";
+}
+
+bool herd_origin(const server::state& s, std::string_view origin)
+{
+    const auto& admin_host = s.herd.admin_host;
+    // A browser writes the host of a loopback page however its address bar
+    // had it; all of them are this machine.
+    std::vector<std::string> hosts{admin_host.find(':') == std::string::npos ? admin_host : "[" + admin_host + "]"};
+    if (is_loopback_host(admin_host)) {
+        hosts.insert(hosts.end(), {"127.0.0.1", "localhost", "[::1]"});
+    }
+    for (const auto& server : s.herd.servers) {
+        if (server.admin_port == 0) {
+            continue;
+        }
+        for (const auto& host : hosts) {
+            if (origin == fmt::format("http://{}:{}", host, server.admin_port)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 std::string metrics_text(const server::state& s)
 {
     const auto& c = s.stats;
@@ -397,13 +476,23 @@ asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, asio::ip
         co_return;
     }
     auto routed = route(request, *self);
+    // Echoed only once it is known to be one of the herd's own: never the
+    // caller's bytes as they came.
+    const std::string_view origin = request[http::field::origin];
+    const bool allowed = !origin.empty() && herd_origin(*self, origin);
+    const std::string_view allow_origin = allowed ? origin : std::string_view();
     if (auto* page = std::get_if<clients_page>(&routed)) {
         // The method and target are the caller's bytes: escaped, as every such field is.
         self->log->info("admin {} {}: 200, streamed", escape_for_log(request.method_string()),
                         escape_for_log(request.target()));
-        co_await stream_clients(*self, stream, std::move(*page));
+        co_await stream_clients(*self, stream, std::move(*page), allow_origin);
     } else {
         auto& response = std::get<http::response<http::string_body>>(routed);
+        // Every answer depends on Origin, so a cache keeps one per origin.
+        response.set(http::field::vary, "Origin");
+        if (allowed) {
+            response.set(http::field::access_control_allow_origin, allow_origin);
+        }
         self->log->info("admin {} {}: {}", escape_for_log(request.method_string()), escape_for_log(request.target()),
                         response.result_int());
         co_await http::async_write(stream, response, use_tuple);

@@ -1,6 +1,7 @@
 // The admin endpoint: a small HTTP server (Beast) on each server's admin
 // port, loopback by default. GET /status, /metrics, /clients (streamed,
-// paged by client ID) and /clients/ID.
+// paged by client ID), /clients/ID, and the live view: / (its page,
+// /view.js, /view.css), /herd and /places.json.
 #pragma once
 
 #include "server_state.hpp"
@@ -18,6 +19,15 @@ boost::asio::awaitable<void> handle_admin(std::shared_ptr<server::state> self, b
 // The bodies, built from the server's state.
 std::string status_json(const server::state& s);
 std::string metrics_text(const server::state& s);
+// The topology: every server's name, host, ports and neighbours, for the
+// live view loaded from any one server to reach all of them.
+std::string herd_json(const server::state& s);
+
+// Whether `origin` (a request's Origin header) is one of the herd's own
+// admin endpoints, http://admin_host:admin_port of some server (any
+// loopback spelling when admin_host is loopback). Only those are let read
+// the answers across origins: /clients is every client's last position.
+bool herd_origin(const server::state& s, std::string_view origin);
 
 // Where a read of /clients stands: the clients after `after` in byte
 // order of their IDs, at most `limit` more of them.

@@ -1,5 +1,6 @@
 #include "herd/local_places.hpp"
 
+#include "places/bundled_places.hpp"
 #include "places/geo.hpp"
 
 #include <boost/geometry.hpp>
@@ -14,8 +15,6 @@
 #include <vector>
 
 namespace herd {
-
-extern const std::string_view bundled_westwood_geojson; // generated at build time
 
 namespace {
 
