@@ -9,6 +9,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -18,6 +19,7 @@
 
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <type_traits>
 
 namespace herd {
@@ -39,6 +41,8 @@ constexpr std::size_t stream_message_bytes = 1 << 18;
 // reset the connection before the client has read the answer.
 constexpr std::chrono::seconds linger{1};
 constexpr std::chrono::seconds tls_shutdown_limit{2};
+// Pipelined answers gathered before they are written.
+constexpr std::size_t pending_limit = 1 << 16;
 
 struct reply {
     http::status status = http::status::ok;
@@ -92,6 +96,23 @@ asio::awaitable<reply> perform(std::shared_ptr<server::state> self, std::optiona
         co_return refuse(*e);
     }
     co_return answered(std::move(std::get<std::string>(answer)));
+}
+
+// True if the buffer holds the whole of the next request, so its answer
+// can go in one write with those before it. A request only begun must not
+// hold them: its client may be waiting for them before it sends the rest.
+bool whole_request_buffered(const beast::flat_buffer& buffer, const limits_config& limits)
+{
+    if (buffer.size() == 0) {
+        return false;
+    }
+    http::request_parser<http::string_body> probe;
+    probe.header_limit(static_cast<std::uint32_t>(limits.http_header_bytes));
+    probe.body_limit(limits.http_body_bytes);
+    probe.eager(true);
+    boost::system::error_code ec;
+    probe.put(buffer.data(), ec);
+    return !ec && probe.is_done();
 }
 
 struct read_result {
@@ -192,6 +213,9 @@ asio::awaitable<void> serve_http(std::shared_ptr<server::state> self, Stream str
     const registration<tcp::socket> registered(self->peer_sockets, tcp.socket());
     beast::flat_buffer buffer;
     std::optional<line_session> lines; // made at the first IAMAT or WHATSAT
+    // Answers not yet written: while pipelined requests are already read,
+    // their answers gather here and go in one write, as the line port's do.
+    std::string pending;
     for (;;) {
         if (buffer.size() == 0) {
             // A kept-alive connection may wait idle_timeout for its next
@@ -265,11 +289,18 @@ asio::awaitable<void> serve_http(std::shared_ptr<server::state> self, Stream str
             ++self->stats.http_dropped;
             self->log->warn("client {} closed: {}", client, response.result_int());
         }
+        std::ostringstream text;
+        text << response;
+        pending += std::move(text).str();
+        if (keep_alive && pending.size() < pending_limit && whole_request_buffered(buffer, limits)) {
+            continue; // the next request is here already: answer it first
+        }
         tcp.expires_after(limits.send_timeout);
-        auto [write_ec, written] = co_await http::async_write(stream, response, use_tuple);
+        auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(pending), use_tuple);
         if (write_ec) {
             co_return;
         }
+        pending.clear();
         if (!keep_alive) {
             if (request) {
                 co_await close_stream(stream);
