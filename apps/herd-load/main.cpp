@@ -233,6 +233,7 @@ struct fan_out {
     std::vector<std::unique_ptr<subscriber>> subscribers;
     // Events received inside the measured window, over every subscriber.
     std::uint64_t events = 0;
+    std::uint64_t received = 0; // all events, the whole run long
     // From the client's clock in the IAMAT (the event's "time") to receipt.
     herd::load::latency_histogram lag;
     std::uint64_t closed = 0;      // by the server before the end
@@ -492,6 +493,7 @@ asio::awaitable<void> listen(run_state& run, subscriber& s)
         }
         const auto now = clock_type::now();
         ++s.received;
+        ++stream.received;
         if (now >= run.measure_from && now <= run.stop_at) {
             ++stream.events;
             const std::string event = beast::buffers_to_string(s.buffer.data());
@@ -508,7 +510,9 @@ asio::awaitable<void> listen(run_state& run, subscriber& s)
 
 // After the load: every subscriber should get one event per record stored
 // (each IAMAT answered with an AT line stores one: each is newer than the
-// last for its client). Waits up to 10 s for them, then closes them all.
+// last for its client). Waits for them while they keep coming (a server
+// behind the load may still be sending for long after it), giving up after
+// 10 s without one, then closes them all.
 asio::awaitable<void> drain(run_state& run)
 {
     auto& stream = run.stream;
@@ -518,8 +522,13 @@ asio::awaitable<void> drain(run_state& run)
     for (auto& s : stream.subscribers) {
         settle(stream, *s);
     }
-    if (stream.unsettled > 0) {
+    for (auto seen = stream.received; stream.unsettled > 0;) {
         co_await stream.drained->async_wait(use_tuple);
+        if (stream.received == seen) {
+            break;
+        }
+        seen = stream.received;
+        stream.drained->expires_after(std::chrono::seconds(10));
     }
     for (auto& s : stream.subscribers) {
         stream.missing += s->received < *stream.expected ? *stream.expected - s->received : 0;
