@@ -150,22 +150,26 @@ DEFAULT_HERD = {
 }
 
 
-def servers_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
+def servers_toml(servers: dict[str, list[str]], ports: dict[str, int], http_ports: dict[str, int] | None = None) -> str:
+    """The topology; HTTP off (http_port = 0: its default, port + 30000,
+    passes 65535 for most free ports) unless `http_ports` gives it one."""
     text = ""
     for name, neighbours in servers.items():
         quoted = ", ".join(f'"{n}"' for n in neighbours)
-        text += f"[servers.{name}]\nport = {ports[name]}\nhttp_port = 0\nneighbors = [{quoted}]\n\n"
+        http_port = (http_ports or {}).get(name, 0)
+        text += f"[servers.{name}]\nport = {ports[name]}\nhttp_port = {http_port}\nneighbors = [{quoted}]\n\n"
     return text
 
 
 def herd_toml(servers: dict[str, list[str]], ports: dict[str, int], *, fsync: str = "batch",
-              log_level: str = "info", places: str = 'provider = "local"\n', tls: bool = False) -> str:
+              log_level: str = "info", places: str = 'provider = "local"\n', tls: bool = False,
+              http_ports: dict[str, int] | None = None) -> str:
     # scripts/herd-certs's files in certs/ beside the file, when `tls`.
     certificates = ('tls_ca = "certs/ca.crt"\ntls_cert = "certs/{name}.crt"\ntls_key = "certs/{name}.key"\n'
                     if tls else "")
     return ("[herd]\nlog_dir = \"logs\"\ndata_dir = \"data\"\n" + certificates +
             f"fsync = \"{fsync}\"\nlog_level = \"{log_level}\"\n\n[places]\n{places}\n"
-            "[limits]\nconnections = 20000\n\n" + servers_toml(servers, ports))
+            "[limits]\nconnections = 20000\n\n" + servers_toml(servers, ports, http_ports))
 
 
 def reference_toml(servers: dict[str, list[str]], ports: dict[str, int]) -> str:
@@ -208,9 +212,11 @@ class System:
 
 class HerdSystem(System):
     def __init__(self, bench, key, label, servers=None, fsync="batch", log_level="info", places=None, env=None,
-                 tls=False):
+                 tls=False, http=False):
         self.pinned = True
         self.tls = tls
+        self.http = http  # an HTTP port for each server, at http_port
+        self.http_port = 0
         self.key = key
         self.label = label
         self.servers = servers or {"Goloman": []}
@@ -224,8 +230,10 @@ class HerdSystem(System):
         shutil.rmtree(self.dir / "data", ignore_errors=True)
         shutil.rmtree(self.dir / "logs", ignore_errors=True)
         ports = {name: free_port() for name in self.servers}
+        http_ports = {name: free_port() for name in self.servers} if self.http else None
         (self.dir / "herd.toml").write_text(herd_toml(self.servers, ports, fsync=self.fsync, log_level=self.log_level,
-                                                      places=self.places or 'provider = "local"\n', tls=self.tls))
+                                                      places=self.places or 'provider = "local"\n', tls=self.tls,
+                                                      http_ports=http_ports))
         if self.tls and not (self.dir / "certs").exists():
             subprocess.run([str(ROOT / "scripts/herd-certs"), "herd.toml", "certs"], cwd=self.dir, check=True,
                            capture_output=True)
@@ -236,6 +244,7 @@ class HerdSystem(System):
             self.launch(Process(f"{self.key}/{name}", argv, self.dir, env, pinned=self.pinned))
         self.port = ports["Goloman"]
         self.ports = ports
+        self.http_port = http_ports["Goloman"] if http_ports else 0
         if len(self.servers) > 1:
             self.wait_for_links()
 
@@ -384,6 +393,8 @@ class Load:
     key: str
     label: str
     args: list[str]
+    command: str | None = None  # herd-load's --command; None: the system's own
+    protocol: str = "line"      # herd-load's --protocol: line, or http and ws at the system's HTTP port
 
 
 @dataclass
@@ -394,8 +405,16 @@ class Result:
     p999: list[float] = field(default_factory=list)
     send_lag_p99: list[float] = field(default_factory=list)  # paced: herd-load's own lateness in sending
     send_lag_max: list[float] = field(default_factory=list)
+    # With --subscribers: the events they received per second, and their lag.
+    events_per_second: list[float] = field(default_factory=list)
+    event_lag_p50: list[float] = field(default_factory=list)
+    event_lag_p99: list[float] = field(default_factory=list)
 
     def add(self, run: dict) -> None:
+        if "stream" in run:
+            self.events_per_second.append(run["stream"]["events_per_second"])
+            self.event_lag_p50.append(run["stream"]["lag_us"]["p50"])
+            self.event_lag_p99.append(run["stream"]["lag_us"]["p99"])
         self.send_lag_p99.append(run["send_lag_us"]["p99"])
         self.send_lag_max.append(run["send_lag_us"]["max"])
         self.throughput.append(run["throughput"])
@@ -412,9 +431,10 @@ class Bench:
         self.results: dict[tuple[str, str], Result] = {}
         self.extra: dict[str, object] = {}
 
-    def load(self, system: System, args: list[str], command: str | None = None) -> dict:
-        argv = [str(self.build / "apps/herd-load/herd-load"), "--port", str(system.port), "--command",
-                command or system.command, "--json"] + args
+    def load(self, system: System, args: list[str], command: str | None = None, protocol: str = "line") -> dict:
+        port = system.port if protocol == "line" else system.http_port
+        argv = [str(self.build / "apps/herd-load/herd-load"), "--port", str(port), "--protocol", protocol,
+                "--command", command or system.command, "--json"] + args
         out = subprocess.run(argv, capture_output=True, text=True, timeout=600, preexec_fn=on_cpus(LOAD_CPUS))
         if out.returncode != 0 and not out.stdout.strip():
             raise RuntimeError(f"herd-load failed against {system.label}: {out.stderr}")
@@ -422,6 +442,10 @@ class Bench:
         errors = run["errors"] + run.get("unmeasured_errors", 0)
         if errors or run["lost"]:
             raise RuntimeError(f"{system.label}: {errors} error replies, {run['lost']} lost: {out.stderr}")
+        stream = run.get("stream")
+        if stream and (stream["closed"] or stream["missing"]):
+            raise RuntimeError(f"{system.label}: {stream['closed']} subscribers closed ({stream['closed_1008']} with "
+                               f"1008), {stream['missing']} events missing: {out.stderr}")
         return run
 
     def measure(self, system: System, load: Load, command: str | None = None) -> Result:
@@ -430,12 +454,17 @@ class Bench:
     def measure_side_by_side(self, systems: list[System], load: Load, command: str | None = None) -> list[Result]:
         """Runs `load` on each system in turn, run after run (A B C, A B C,
         ...), so a slow spell of the machine falls on all of them alike."""
-        results = [self.results.setdefault((system.key, load.key), Result()) for system in systems]
+        return self.measure_in_turn([(system, load) for system in systems], command)
+
+    def measure_in_turn(self, pairs: list[tuple[System, Load]], command: str | None = None) -> list[Result]:
+        """Runs each (system, load) in turn, run after run, as
+        measure_side_by_side does for one load."""
+        results = [self.results.setdefault((system.key, load.key), Result()) for system, load in pairs]
         timing = ["--duration", str(self.args.seconds), "--warmup", str(self.args.warmup)]
         for _ in range(self.args.runs):
-            for system, result in zip(systems, results):
-                result.add(self.load(system, load.args + timing, command))
-        for system, result in zip(systems, results):
+            for (system, load), result in zip(pairs, results):
+                result.add(self.load(system, load.args + timing, command or load.command, load.protocol))
+        for (system, load), result in zip(pairs, results):
             self.say(f"  {system.label:<22} {load.label:<34} {median(result.throughput):>10,.0f}/s  "
                      f"p99 {median(result.p99) / 1000:.3f} ms")
         return results
@@ -639,6 +668,86 @@ def tls_table(bench: Bench) -> str:
     return "\n".join(rows)
 
 
+# The HTTP port's loads, each with the line port's load it is read against.
+HTTP_LOADS = [
+    (Load("http-iamat64", "POST /v1/iamat, 64 conns, keep-alive", ["-c", "64", "--ids", "repeated"],
+          protocol="http"), "rr64"),
+    (Load("ws-lines64", "WebSocket /v1/lines IAMAT, 64 conns", ["-c", "64", "--ids", "repeated"], protocol="ws"),
+     "rr64"),
+    (Load("http-pipe64", "POST /v1/iamat, 64 conns, pipelined x16", ["-c", "64", "-d", "16", "--ids", "repeated"],
+          protocol="http"), "pipe64"),
+    (Load("http-whatsat64", "GET /v1/whatsat, 64 conns, offline places", ["-c", "64"], command="whatsat",
+          protocol="http"), "whatsat64"),
+]
+LINE_BASELINES = {
+    "rr64": LOADS["rr64"],
+    "pipe64": LOADS["pipe64"],
+    "whatsat64": Load("whatsat64", "WHATSAT, 64 conns, offline places", ["-c", "64"], command="whatsat"),
+}
+FAN_OUT_SUBSCRIBERS = 1000
+
+
+def http_suite(bench: Bench) -> None:
+    """Herd's HTTP port and WebSockets beside its line port, one server, the
+    loads taken in turn run after run (so each ratio is of the same spell of
+    the machine); then the /v1/stream fan-out: a paced IAMAT load on the
+    line port with 1,000 subscribers to every record, the events they
+    received per second, their lag, and none closed or missing."""
+    bench.say("HTTP port and WebSockets (median of runs):")
+    herd = HerdSystem(bench, "herd-http", "Herd, HTTP port", http=True)
+    herd.start()
+    try:
+        pairs = [(herd, LINE_BASELINES[key]) for key in ("rr64", "pipe64", "whatsat64")]
+        pairs += [(herd, load) for load, _ in HTTP_LOADS]
+        bench.measure_in_turn(pairs)
+    finally:
+        herd.stop()
+    # Restarted with an empty store and idle, so that the fan-out's figures
+    # are its own.
+    herd.start()
+    try:
+        rate = bench.args.fanout_rate
+        fan_out = Load("fanout", f"IAMAT at {rate:,.0f}/s, {FAN_OUT_SUBSCRIBERS:,} subscribers",
+                       ["-c", "16", "--ids", "repeated", "--rate", str(rate), "--subscribers",
+                        str(FAN_OUT_SUBSCRIBERS), "--stream-port", str(herd.http_port)])
+        [result] = bench.measure_in_turn([(herd, fan_out)])
+        bench.extra["fanout"] = {"rate": rate, "subscribers": FAN_OUT_SUBSCRIBERS}
+        bench.say(f"  fan-out: {median(result.events_per_second):,.0f} events/s delivered, lag p50 "
+                  f"{median(result.event_lag_p50) / 1e3:.3f} ms, p99 {median(result.event_lag_p99) / 1e3:.3f} ms")
+    finally:
+        herd.stop()
+
+
+def http_table(bench: Bench) -> str:
+    r = bench.results
+    cell = lambda res: (f"{median(res.p50) / 1e3:.3f} / {median(res.p99) / 1e3:.3f} / {median(res.p999) / 1e3:.3f}")
+    lines = [f"HTTP port and WebSockets, one Herd server (median of {bench.args.runs} runs of {bench.args.seconds} s, "
+             "the loads in turn): replies per second, and the ratio to the line port's same load in the same run",
+             "", "| load | replies/s | vs line port | p50 / p99 / p99.9 ms |", "|---|---:|---:|---:|"]
+    for key, load in LINE_BASELINES.items():
+        res = r.get(("herd-http", key))
+        if res:
+            lines.append(f"| {load.label}, line port | {median(res.throughput):,.0f} | 1.00x | {cell(res)} |")
+    for load, baseline in HTTP_LOADS:
+        res, base = r.get(("herd-http", load.key)), r.get(("herd-http", baseline))
+        if res and base:
+            lines.append(f"| {load.label} | {median(res.throughput):,.0f} | "
+                         f"{median(res.throughput) / median(base.throughput):.2f}x | {cell(res)} |")
+    fan = r.get(("herd-http", "fanout"))
+    if fan and "fanout" in bench.extra:
+        f = bench.extra["fanout"]
+        delivered = median(fan.events_per_second)
+        lines += ["", f"/v1/stream fan-out: IAMAT on the line port paced at {f['rate']:,.0f}/s (16 conns), every "
+                  f"record to {f['subscribers']:,} subscribers of {{\"all\":true}}; none closed (1008), no event "
+                  "missing", "",
+                  "| subscribers | updates/s | events delivered/s | updates/s delivered to every subscriber "
+                  "| event lag p50 / p99 ms | IAMAT p99 ms |", "|---:|---:|---:|---:|---:|---:|",
+                  f"| {f['subscribers']:,} | {median(fan.throughput):,.0f} | {delivered:,.0f} | "
+                  f"{delivered / f['subscribers']:,.0f} | {median(fan.event_lag_p50) / 1e3:.3f} / "
+                  f"{median(fan.event_lag_p99) / 1e3:.3f} | {median(fan.p99) / 1e3:.3f} |"]
+    return "\n".join(lines)
+
+
 def convergence_table(bench: Bench) -> str:
     rows = ["| convergence | figure |", "|---|---:|"]
     for r in bench.extra.get("reconciliation", []):
@@ -698,6 +807,7 @@ def run_suite(bench: Bench) -> None:
     reconciliation(bench)
     convergence(bench)
     tls_cost(bench)
+    http_suite(bench)
     which = {
         "herd": ["rr1", "rr1000", "new64"],
         "herd5": ["rr64", "pipe64"],
@@ -1301,12 +1411,15 @@ def main() -> int:
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place servers and herd-load")
     parser.add_argument("--java-warmup", type=float, default=20.0,
                         help="seconds of unmeasured load after each Java reference starts, for the JIT")
-    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java"],
+    parser.add_argument("--fanout-rate", type=float, default=100.0,
+                        help="IAMATs per second in the /v1/stream fan-out, each delivered to 1,000 subscribers")
+    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java", "http"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
                              "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
                              "tls (the herd of five with plain and TLS peer links), "
                              "places (start-up and memory with and without the world places), "
-                             "java (the two Java references' columns alone)")
+                             "java (the two Java references' columns alone), "
+                             "http (the HTTP port and WebSockets beside the line port, and the stream fan-out)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1335,6 +1448,8 @@ def main() -> int:
             places(bench)
         elif args.only == "java":
             java_suite(bench)
+        elif args.only == "http":
+            http_suite(bench)
         else:
             run_suite(bench)
     finally:
@@ -1357,6 +1472,8 @@ def main() -> int:
         print(places_table(bench))
     elif args.only == "java":
         print(table(bench))
+    elif args.only == "http":
+        print(http_table(bench))
     else:
         print(table(bench))
         print()
@@ -1365,6 +1482,8 @@ def main() -> int:
         print(convergence_table(bench))
         print()
         print(tls_table(bench))
+        print()
+        print(http_table(bench))
         print()
         print(places_table(bench))
     if args.json:

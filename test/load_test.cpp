@@ -84,19 +84,81 @@ TEST_CASE("replies are framed by what was asked: one line, or AT, JSON and a bla
     CHECK(r.pending() == 0);
 }
 
+TEST_CASE("herd-load writes the HTTP port's requests, kept alive, with the line's fields", "[load]")
+{
+    std::string out;
+    append_http_request(out, request_kind::iamat, "kiwi", {34.068930, -118.445127}, 1'621'464'827'959'498'503,
+                        "127.0.0.1:42125");
+    const std::string body = R"({"client":"kiwi","location":"+34.068930-118.445127","time":"1621464827.959498503"})";
+    CHECK(out == "POST /v1/iamat HTTP/1.1\r\nHost: 127.0.0.1:42125\r\nContent-Type: application/json\r\n"
+                 "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body);
+    out.clear();
+    append_http_request(out, request_kind::whatsat, "kiwi&co", {}, 0, "h", 10, 5);
+    CHECK(out == "GET /v1/whatsat?client=kiwi%26co&radius=10&max=5 HTTP/1.1\r\nHost: h\r\n\r\n");
+}
+
+TEST_CASE("HTTP replies are framed whole, however the bytes come, and only a 200 is ok", "[load]")
+{
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{\"a\"}";
+    const std::string missing = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
+    http_reply_reader r;
+    // The first reply a byte at a time: nothing until its last byte.
+    for (std::size_t i = 0; i + 1 < ok.size(); ++i) {
+        r.append(ok.substr(i, 1));
+        CHECK_FALSE(r.next());
+    }
+    r.append(ok.substr(ok.size() - 1) + missing + ok); // then two more in one read, pipelined
+    auto first = r.next();
+    REQUIRE(first);
+    CHECK(first->ok);
+    CHECK(first->bytes == ok.size());
+    auto second = r.next();
+    REQUIRE(second);
+    CHECK_FALSE(second->ok);
+    auto third = r.next();
+    REQUIRE(third);
+    CHECK(third->ok);
+    CHECK_FALSE(r.next());
+    r.compact();
+    CHECK(r.pending() == 0);
+    r.append("not HTTP at all\r\n\r\n");
+    auto broken = r.next();
+    REQUIRE(broken);
+    CHECK_FALSE(broken->ok);
+    CHECK(r.pending() == 0);
+}
+
+TEST_CASE("a stream event's time is the IAMAT's clock, to the nanosecond", "[load]")
+{
+    CHECK(event_time_ns(R"({"id":"a","event":"update","time":"1621464827.959498503","stored_ns":1})") ==
+          1'621'464'827'959'498'503);
+    CHECK(event_time_ns(R"({"time":"1621464827.5"})") == 1'621'464'827'500'000'000);
+    CHECK(event_time_ns(R"({"time":"1621464827"})") == 1'621'464'827'000'000'000);
+    CHECK_FALSE(event_time_ns(R"({"subscribed":"a"})"));
+    CHECK_FALSE(event_time_ns(R"({"time":"12x"})"));
+}
+
 namespace {
 
 // Runs herd-load with `options` against a real herd-server (Goloman alone)
 // until it exits, and returns its JSON report; `text`, if given, gets the
 // report as printed.
-boost::json::object run_against_goloman(const std::vector<std::string>& options, std::string* text = nullptr)
+// "{http}" in an option is Goloman's HTTP port, and `on_http` sends the
+// load there instead of to the line port.
+boost::json::object run_against_goloman(const std::vector<std::string>& options, std::string* text = nullptr,
+                                        bool on_http = false)
 {
     herd::test::process_herd herd(herd::test::on_free_ports(herd::test::default_topology()),
                                   herd::test::herd_server_command());
     herd.start("Goloman");
     const auto dir = herd::test::scratch_dir("herd-load-test-");
-    std::vector<std::string> command{HERD_LOAD_PATH, "--port", std::to_string(herd.port("Goloman")), "--json"};
-    command.insert(command.end(), options.begin(), options.end());
+    const auto http_port = std::to_string(herd.herd().find("Goloman")->http_port);
+    std::vector<std::string> command{HERD_LOAD_PATH, "--port",
+                                     on_http ? http_port : std::to_string(herd.port("Goloman")), "--json"};
+    for (const auto& option : options) {
+        command.push_back(option == "{http}" ? http_port : option);
+    }
     herd::test::child_process load(command, dir);
     const auto line = load.stdout_line(30s);
     REQUIRE(line);
@@ -118,6 +180,37 @@ TEST_CASE("herd-load drives a real herd-server, pipelined, and counts every repl
     CHECK(report.at("errors").to_number<std::uint64_t>() == 0);
     CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
     CHECK(report.at("latency_us").at("p50").as_double() > 0);
+}
+
+TEST_CASE("herd-load drives the HTTP port and /v1/lines, request-reply and pipelined, and counts every reply",
+          "[load][process]")
+{
+    auto protocol = GENERATE(as<std::string>{}, "http", "ws");
+    auto depth = GENERATE(as<std::string>{}, "1", "8");
+    CAPTURE(protocol, depth);
+    const auto report = run_against_goloman(
+        {"--protocol", protocol, "-c", "4", "-d", depth, "--command", "mix", "--count", "400"}, nullptr, true);
+    CHECK(report.at("replies").to_number<std::uint64_t>() == 400);
+    CHECK(report.at("ok").to_number<std::uint64_t>() == 400);
+    CHECK(report.at("errors").to_number<std::uint64_t>() == 0);
+    CHECK(report.at("lost").to_number<std::uint64_t>() == 0);
+}
+
+TEST_CASE("herd-load's subscribers on /v1/stream get one event per IAMAT each, none closed or missing",
+          "[load][process]")
+{
+    const auto report = run_against_goloman({"-c", "2", "--rate", "400", "--duration", "0.5", "--warmup", "0.2",
+                                             "--subscribers", "50", "--stream-port", "{http}", "--ids", "repeated"});
+    const auto& stream = report.at("stream").as_object();
+    CHECK(stream.at("subscribers").to_number<std::uint64_t>() == 50);
+    CHECK(stream.at("closed").to_number<std::uint64_t>() == 0);
+    CHECK(stream.at("missing").to_number<std::uint64_t>() == 0);
+    // 400 IAMATs a second for 0.5 s, each to 50 subscribers: about 10,000
+    // events in the window.
+    const auto events = stream.at("events").to_number<std::uint64_t>();
+    CHECK(events > 5'000);
+    CHECK(events < 15'000);
+    CHECK(stream.at("lag_us").at("p50").to_number<double>() > 0);
 }
 
 TEST_CASE("herd-load paces commands at the rate asked, sleeping between them or spinning", "[load][process]")

@@ -1,7 +1,10 @@
 // herd-load: drives one server over TCP with N connections, each sending
 // IAMAT, WHATSAT, a mix, or a one-line command (Redis's inline SET, or any
 // line server), one at a time or pipelined K deep, and reports throughput
-// and latency percentiles. One io_context, one coroutine per connection:
+// and latency percentiles. The same commands go to Herd's HTTP port as
+// HTTP/1.1 requests or as WebSocket messages on /v1/lines (--protocol), and
+// --subscribers holds /v1/stream WebSockets open beside the load and counts
+// the events they receive. One io_context, one coroutine per connection:
 // the same shape as the server it measures, so neither side has an unfair
 // advantage on a two-core machine.
 #include "histogram.hpp"
@@ -16,6 +19,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
@@ -30,16 +36,24 @@
 #include <vector>
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 namespace po = boost::program_options;
 using asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 using herd::load::request_kind;
+using error_code = boost::system::error_code;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 enum class mode { iamat, whatsat, mix, set, line, idle };
+
+// How the commands travel: lines on the line port, HTTP/1.1 requests on the
+// HTTP port (POST /v1/iamat, GET /v1/whatsat), or WebSocket messages on its
+// /v1/lines.
+enum class protocol { line, http, ws };
 
 struct settings {
     std::string host = "127.0.0.1";
@@ -57,6 +71,180 @@ struct settings {
     double rate = 0;         // commands per second over all connections; 0: as fast as replies come
     bool spin = false;       // never sleep: see the --spin help
     bool json = false;
+    protocol transport = protocol::line;
+    std::string protocol_name = "line";
+    int subscribers = 0;     // /v1/stream WebSockets held open during the load
+    std::string stream_port; // their HTTP port
+
+    std::string host_header(const std::string& on_port) const { return host + ":" + on_port; }
+};
+
+using reply = herd::load::reply_reader::reply;
+
+// One connection's transport, under the one drive() loop: requests are
+// added, then flushed in one go; replies are read and framed.
+class connection {
+public:
+    virtual ~connection() = default;
+    // Anything to say before the first request (a WebSocket's handshake).
+    virtual asio::awaitable<error_code> open() { co_return error_code{}; }
+    virtual void add(request_kind kind, std::string_view client, herd::load::location where, std::int64_t time_ns) = 0;
+    virtual asio::awaitable<error_code> flush() = 0;
+    // Reads at least a little more of the replies.
+    virtual asio::awaitable<error_code> read() = 0;
+    // The next whole reply, if it has all come.
+    virtual std::optional<reply> next(request_kind kind) = 0;
+    // Drops what next() has returned; once per read, not per reply.
+    virtual void compact() = 0;
+    virtual tcp::socket& socket() = 0;
+};
+
+// The line port, or HTTP: bytes both ways, framed by `Framing`.
+template <typename Framing> class byte_connection final : public connection {
+public:
+    // The framing is made in place: Beast's parser, in the HTTP one, does not move.
+    template <typename... Args>
+    explicit byte_connection(tcp::socket socket, Args&&... framing)
+        : socket_(std::move(socket)), framing_{std::forward<Args>(framing)...}
+    {
+    }
+
+    void add(request_kind kind, std::string_view client, herd::load::location where, std::int64_t time_ns) override
+    {
+        framing_.request(out_, kind, client, where, time_ns);
+    }
+    asio::awaitable<error_code> flush() override
+    {
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), use_tuple);
+        out_.clear();
+        co_return ec;
+    }
+    asio::awaitable<error_code> read() override
+    {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
+        framing_.reader.append(std::string_view(buffer_.data(), n));
+        co_return ec;
+    }
+    std::optional<reply> next(request_kind kind) override { return framing_.next(kind); }
+    void compact() override { framing_.reader.compact(); }
+    tcp::socket& socket() override { return socket_; }
+
+private:
+    tcp::socket socket_;
+    Framing framing_;
+    std::string out_;
+    std::vector<char> buffer_ = std::vector<char>(std::size_t{64} * 1024);
+};
+
+struct line_framing {
+    herd::load::reply_reader reader;
+    void request(std::string& out, request_kind kind, std::string_view client, herd::load::location where,
+                 std::int64_t time_ns)
+    {
+        herd::load::append_request(out, kind, client, where, time_ns);
+    }
+    std::optional<reply> next(request_kind kind) { return reader.next(kind); }
+};
+
+struct http_framing {
+    explicit http_framing(std::string host_header) : host(std::move(host_header)) {}
+    std::string host;
+    herd::load::http_reply_reader reader;
+    void request(std::string& out, request_kind kind, std::string_view client, herd::load::location where,
+                 std::int64_t time_ns)
+    {
+        herd::load::append_http_request(out, kind, client, where, time_ns, host);
+    }
+    std::optional<reply> next(request_kind) { return reader.next(); }
+};
+
+// /v1/lines: a message a line each way. A reply is the line port's bytes,
+// so the line port's framing reads it.
+class ws_connection final : public connection {
+public:
+    ws_connection(tcp::socket socket, std::string host) : ws_(std::move(socket)), host_(std::move(host)) {}
+
+    asio::awaitable<error_code> open() override
+    {
+        auto [ec] = co_await ws_.async_handshake(host_, "/v1/lines", use_tuple);
+        ws_.text(true);
+        co_return ec;
+    }
+    void add(request_kind kind, std::string_view client, herd::load::location where, std::int64_t time_ns) override
+    {
+        herd::load::append_request(out_.emplace_back(), kind, client, where, time_ns);
+    }
+    asio::awaitable<error_code> flush() override
+    {
+        error_code failed;
+        for (const auto& message : out_) {
+            auto [ec, n] = co_await ws_.async_write(asio::buffer(message), use_tuple);
+            if (ec) {
+                failed = ec;
+                break;
+            }
+        }
+        out_.clear();
+        co_return failed;
+    }
+    asio::awaitable<error_code> read() override
+    {
+        auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
+        reader_.append(beast::buffers_to_string(buffer_.data()));
+        buffer_.consume(buffer_.size());
+        co_return ec;
+    }
+    std::optional<reply> next(request_kind kind) override { return reader_.next(kind); }
+    void compact() override { reader_.compact(); }
+    tcp::socket& socket() override { return beast::get_lowest_layer(ws_); }
+
+private:
+    websocket::stream<tcp::socket> ws_;
+    std::string host_;
+    std::vector<std::string> out_;
+    beast::flat_buffer buffer_;
+    herd::load::reply_reader reader_;
+};
+
+std::unique_ptr<connection> make_connection(const settings& cfg, tcp::socket socket)
+{
+    switch (cfg.transport) {
+    case protocol::http:
+        return std::make_unique<byte_connection<http_framing>>(std::move(socket), cfg.host_header(cfg.port));
+    case protocol::ws:
+        return std::make_unique<ws_connection>(std::move(socket), cfg.host_header(cfg.port));
+    case protocol::line:
+        break;
+    }
+    return std::make_unique<byte_connection<line_framing>>(std::move(socket));
+}
+
+// A /v1/stream subscriber to every record, held open beside the load.
+struct subscriber {
+    explicit subscriber(tcp::socket socket) : ws(std::move(socket)) {}
+    websocket::stream<tcp::socket> ws;
+    beast::flat_buffer buffer;
+    std::uint64_t received = 0; // events, the whole run long
+    bool gone = false;          // its connection ended
+    bool settled = false;       // has every event it will get, or is gone
+};
+
+struct fan_out {
+    std::vector<std::unique_ptr<subscriber>> subscribers;
+    // Events received inside the measured window, over every subscriber.
+    std::uint64_t events = 0;
+    std::uint64_t received = 0; // all events, the whole run long
+    // From the client's clock in the IAMAT (the event's "time") to receipt.
+    herd::load::latency_histogram lag;
+    std::uint64_t closed = 0;      // by the server before the end
+    std::uint64_t closed_1008 = 0; // of them, for reading too slowly
+    std::uint64_t missing = 0;     // events some subscriber never got
+    // Once the load is over: the events each subscriber must have, one per
+    // record stored, and how many have not got them all yet.
+    std::optional<std::uint64_t> expected;
+    std::size_t unsettled = 0;
+    bool ending = false;
+    std::unique_ptr<asio::steady_timer> drained;
 };
 
 struct in_flight {
@@ -85,7 +273,8 @@ struct run_state {
     // was due and its connection's last reply was in. Herd-load's own
     // lateness, which the latency includes; a slow server does not add to it.
     herd::load::latency_histogram send_lag;
-    std::vector<tcp::socket> sockets;
+    std::vector<std::unique_ptr<connection>> connections;
+    fan_out stream;
     int running = 0;
     std::unique_ptr<asio::steady_timer> deadline;
 
@@ -120,18 +309,16 @@ std::int64_t realtime_ns()
 
 // One connection's whole life: keep `depth` commands in flight, write all
 // that are due in one write, and take every reply that a read completed.
-asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
+asio::awaitable<void> drive(run_state& run, connection& conn, int index)
 {
     const settings& cfg = run.cfg;
     const std::string own_id = cfg.id_prefix + "-" + std::to_string(index);
-    herd::load::reply_reader reader;
     std::deque<in_flight> flight;
-    std::string out;
-    std::vector<char> buffer(std::size_t{64} * 1024);
+    bool added = false;
     std::uint64_t seq = 0;
     std::int64_t last_time = 0;
     const herd::load::location where;
-    asio::steady_timer pace(socket.get_executor());
+    asio::steady_timer pace(conn.socket().get_executor());
     const auto interval = cfg.rate > 0 ? seconds(cfg.connections / cfg.rate) : clock_type::duration::zero();
     // Paced connections are spread evenly over one interval.
     auto next_due = run.start + interval * index / cfg.connections;
@@ -176,15 +363,15 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
             last_time = std::max(realtime_ns(), last_time + 1);
             const bool own = !cfg.distinct_ids || kind == request_kind::whatsat;
             const std::string id = own ? own_id : own_id + "-" + std::to_string(seq);
-            herd::load::append_request(out, kind, id, where, last_time);
+            conn.add(kind, id, where, last_time);
+            added = true;
             flight.push_back({kind, due});
             ++seq;
             ++run.issued;
         }
-        if (!out.empty()) {
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-            out.clear();
-            if (ec) {
+        if (added) {
+            added = false;
+            if (co_await conn.flush()) {
                 break;
             }
         }
@@ -200,14 +387,12 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
             }
             continue;
         }
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
-        if (ec) {
+        if (co_await conn.read()) {
             break;
         }
         now = clock_type::now();
-        reader.append(std::string_view(buffer.data(), n));
         while (!flight.empty()) {
-            auto reply = reader.next(flight.front().kind);
+            auto reply = conn.next(flight.front().kind);
             if (!reply) {
                 break;
             }
@@ -215,31 +400,25 @@ asio::awaitable<void> drive(run_state& run, tcp::socket& socket, int index)
             flight.pop_front();
             free_since = now;
         }
-        reader.compact();
+        conn.compact();
     }
     run.lost += flight.size();
 }
 
 // WHATSAT needs its client to be known: one IAMAT per connection first,
 // answered before the clock starts.
-asio::awaitable<bool> introduce(const settings& cfg, tcp::socket& socket, int index)
+asio::awaitable<bool> introduce(const settings& cfg, connection& conn, int index)
 {
-    std::string out;
-    herd::load::append_request(out, request_kind::iamat, cfg.id_prefix + "-" + std::to_string(index), {},
-                               realtime_ns());
-    auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-    if (wec) {
+    conn.add(request_kind::iamat, cfg.id_prefix + "-" + std::to_string(index), {}, realtime_ns());
+    if (co_await conn.flush()) {
         co_return false;
     }
-    herd::load::reply_reader reader;
-    std::vector<char> buffer(4096);
     for (;;) {
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), use_tuple);
-        if (ec) {
+        if (co_await conn.read()) {
             co_return false;
         }
-        reader.append(std::string_view(buffer.data(), n));
-        if (auto reply = reader.next(request_kind::iamat)) {
+        if (auto reply = conn.next(request_kind::iamat)) {
+            conn.compact();
             co_return reply->ok;
         }
     }
@@ -247,41 +426,196 @@ asio::awaitable<bool> introduce(const settings& cfg, tcp::socket& socket, int in
 
 void close_all(run_state& run)
 {
-    boost::system::error_code ignored;
-    for (auto& s : run.sockets) {
-        s.close(ignored);
+    error_code ignored;
+    for (auto& c : run.connections) {
+        c->socket().close(ignored);
     }
+}
+
+void close_subscribers(run_state& run)
+{
+    run.stream.ending = true;
+    error_code ignored;
+    for (auto& s : run.stream.subscribers) {
+        beast::get_lowest_layer(s->ws).close(ignored);
+    }
+}
+
+// A subscriber is settled once it has every event the load made, or is
+// gone; the last to settle ends the wait for them.
+void settle(fan_out& stream, subscriber& s)
+{
+    if (s.settled || !stream.expected || (s.received < *stream.expected && !s.gone)) {
+        return;
+    }
+    s.settled = true;
+    if (--stream.unsettled == 0) {
+        stream.drained->cancel();
+    }
+}
+
+// Opens one subscriber on /v1/stream and subscribes it to every record,
+// waiting for the server's {"subscribed":...}.
+asio::awaitable<void> subscribe(const settings& cfg, subscriber& s)
+{
+    auto [hec] = co_await s.ws.async_handshake(cfg.host_header(cfg.stream_port), "/v1/stream", use_tuple);
+    if (hec) {
+        throw std::runtime_error("the /v1/stream handshake failed: " + hec.message());
+    }
+    s.ws.text(true);
+    const std::string request = R"({"subscribe":{"all":true},"id":"a"})";
+    auto [wec, wn] = co_await s.ws.async_write(asio::buffer(request), use_tuple);
+    auto [rec, rn] = co_await s.ws.async_read(s.buffer, use_tuple);
+    const std::string answer = beast::buffers_to_string(s.buffer.data());
+    s.buffer.consume(s.buffer.size());
+    if (wec || rec || answer != R"({"subscribed":"a"})") {
+        throw std::runtime_error("/v1/stream did not take the subscription: " + (wec   ? wec.message()
+                                                                                 : rec ? rec.message()
+                                                                                       : answer));
+    }
+}
+
+// Takes one subscriber's events until its connection ends: counted and
+// timed inside the measured window, as replies are.
+asio::awaitable<void> listen(run_state& run, subscriber& s)
+{
+    auto& stream = run.stream;
+    for (;;) {
+        auto [ec, n] = co_await s.ws.async_read(s.buffer, use_tuple);
+        if (ec) {
+            if (!stream.ending) {
+                ++stream.closed;
+                stream.closed_1008 += s.ws.reason().code == websocket::close_code::policy_error ? 1 : 0;
+                std::cerr << "herd-load: a subscriber was closed: " << ec.message() << " " << s.ws.reason().reason
+                          << "\n";
+            }
+            break;
+        }
+        const auto now = clock_type::now();
+        ++s.received;
+        ++stream.received;
+        if (now >= run.measure_from && now <= run.stop_at) {
+            ++stream.events;
+            const std::string event = beast::buffers_to_string(s.buffer.data());
+            if (const auto sent = herd::load::event_time_ns(event)) {
+                stream.lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, realtime_ns() - *sent)));
+            }
+        }
+        s.buffer.consume(s.buffer.size());
+        settle(stream, s);
+    }
+    s.gone = true;
+    settle(stream, s);
+}
+
+// After the load: every subscriber should get one event per record stored
+// (each IAMAT answered with an AT line stores one: each is newer than the
+// last for its client). Waits for them while they keep coming (a server
+// behind the load may still be sending for long after it), giving up after
+// 10 s without one, then closes them all.
+asio::awaitable<void> drain(run_state& run)
+{
+    auto& stream = run.stream;
+    stream.expected = run.ok + run.unmeasured - run.unmeasured_errors;
+    stream.unsettled = stream.subscribers.size();
+    stream.drained->expires_after(std::chrono::seconds(10));
+    for (auto& s : stream.subscribers) {
+        settle(stream, *s);
+    }
+    for (auto seen = stream.received; stream.unsettled > 0;) {
+        co_await stream.drained->async_wait(use_tuple);
+        if (stream.received == seen) {
+            break;
+        }
+        seen = stream.received;
+        stream.drained->expires_after(std::chrono::seconds(10));
+    }
+    for (auto& s : stream.subscribers) {
+        stream.missing += s->received < *stream.expected ? *stream.expected - s->received : 0;
+    }
+    close_subscribers(run);
+}
+
+void report_failure(std::string_view what, std::exception_ptr e)
+{
+    if (e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& failure) {
+            std::cerr << "herd-load: " << what << failure.what() << "\n";
+        }
+    }
+}
+
+// The load is over: its connections close; the subscribers get their last
+// events first.
+void load_done(run_state& run)
+{
+    run.deadline->cancel();
+    close_all(run);
+    if (!run.stream.subscribers.empty()) {
+        asio::co_spawn(run.deadline->get_executor(), drain(run),
+                       [](std::exception_ptr e) { report_failure("the subscribers failed: ", e); });
+    }
+}
+
+asio::awaitable<tcp::resolver::results_type> resolve(const settings& cfg, const std::string& port)
+{
+    tcp::resolver resolver(co_await asio::this_coro::executor);
+    auto [ec, endpoints] = co_await resolver.async_resolve(cfg.host, port, use_tuple);
+    if (ec) {
+        throw std::runtime_error("cannot resolve " + cfg.host + ": " + ec.message());
+    }
+    co_return endpoints;
+}
+
+asio::awaitable<tcp::socket> connect(const settings& cfg, const tcp::resolver::results_type& endpoints,
+                                     const std::string& port, int index)
+{
+    tcp::socket socket(co_await asio::this_coro::executor);
+    auto [ec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
+    if (ec) {
+        throw std::runtime_error("connection " + std::to_string(index + 1) + " to " + cfg.host + ":" + port +
+                                 " failed: " + ec.message());
+    }
+    socket.set_option(tcp::no_delay(true));
+    co_return socket;
 }
 
 asio::awaitable<void> run_load(run_state& run)
 {
     const settings& cfg = run.cfg;
     auto executor = co_await asio::this_coro::executor;
-    tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(cfg.host, cfg.port, use_tuple);
-    if (rec) {
-        throw std::runtime_error("cannot resolve " + cfg.host + ": " + rec.message());
-    }
+    const auto endpoints = co_await resolve(cfg, cfg.port);
     // One at a time: thousands of simultaneous SYNs would overflow the
     // server's listen backlog and measure TCP's retransmission timer.
-    run.sockets.reserve(static_cast<std::size_t>(cfg.connections));
+    run.connections.reserve(static_cast<std::size_t>(cfg.connections));
     for (int i = 0; i < cfg.connections; ++i) {
-        tcp::socket socket(executor);
-        auto [ec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
-        if (ec) {
-            throw std::runtime_error("connection " + std::to_string(i + 1) + " to " + cfg.host + ":" + cfg.port +
+        auto socket = co_await connect(cfg, endpoints, cfg.port, i);
+        run.connections.push_back(make_connection(cfg, std::move(socket)));
+        if (auto ec = co_await run.connections.back()->open()) {
+            throw std::runtime_error("the WebSocket handshake of connection " + std::to_string(i + 1) +
                                      " failed: " + ec.message());
         }
-        socket.set_option(tcp::no_delay(true));
-        run.sockets.push_back(std::move(socket));
     }
     if (cfg.command == mode::whatsat || cfg.command == mode::mix) {
         for (int i = 0; i < cfg.connections; ++i) {
-            auto& socket = run.sockets[static_cast<std::size_t>(i)];
-            if (!co_await introduce(cfg, socket, i)) {
+            if (!co_await introduce(cfg, *run.connections[static_cast<std::size_t>(i)], i)) {
                 throw std::runtime_error("the server did not answer the first IAMAT with an AT line");
             }
         }
+    }
+    // Subscribed after the introductions, so that every event they get is
+    // the load's.
+    run.stream.drained = std::make_unique<asio::steady_timer>(executor);
+    tcp::resolver::results_type stream_endpoints;
+    if (cfg.subscribers > 0) {
+        stream_endpoints = co_await resolve(cfg, cfg.stream_port);
+    }
+    for (int i = 0; i < cfg.subscribers; ++i) {
+        auto socket = co_await connect(cfg, stream_endpoints, cfg.stream_port, i);
+        auto& s = *run.stream.subscribers.emplace_back(std::make_unique<subscriber>(std::move(socket)));
+        co_await subscribe(cfg, s);
     }
     if (cfg.command == mode::idle) {
         if (cfg.json) {
@@ -308,20 +642,17 @@ asio::awaitable<void> run_load(run_state& run)
             close_all(run);
         }
     });
+    for (auto& s : run.stream.subscribers) {
+        asio::co_spawn(executor, listen(run, *s),
+                       [](std::exception_ptr e) { report_failure("a subscriber failed: ", e); });
+    }
     run.running = cfg.connections;
     for (int i = 0; i < cfg.connections; ++i) {
-        auto& socket = run.sockets[static_cast<std::size_t>(i)];
-        asio::co_spawn(executor, drive(run, socket, i), [&run](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& failure) {
-                    std::cerr << "herd-load: a connection failed: " << failure.what() << "\n";
-                }
-            }
+        auto& conn = *run.connections[static_cast<std::size_t>(i)];
+        asio::co_spawn(executor, drive(run, conn, i), [&run](std::exception_ptr e) {
+            report_failure("a connection failed: ", e);
             if (--run.running == 0) {
-                run.deadline->cancel();
-                close_all(run);
+                load_done(run);
             }
         });
     }
@@ -416,11 +747,28 @@ void report(const run_state& run)
             .number("throughput", throughput, 1)
             .object("latency_us", latency)
             .object("send_lag_us", lag);
+        if (cfg.subscribers > 0) {
+            const auto& f = run.stream;
+            json_object stream_lag;
+            stream_lag.number("p50", us(f.lag.percentile(50)), 3)
+                .number("p99", us(f.lag.percentile(99)), 3)
+                .number("max", us(f.lag.max()), 3);
+            json_object stream;
+            stream.count("subscribers", static_cast<std::uint64_t>(cfg.subscribers))
+                .count("events", f.events)
+                .number("events_per_second", seconds > 0 ? static_cast<double>(f.events) / seconds : 0.0, 1)
+                .count("closed", f.closed)
+                .count("closed_1008", f.closed_1008)
+                .count("missing", f.missing)
+                .object("lag_us", stream_lag);
+            out.object("stream", stream);
+        }
         std::cout << out.str() << std::endl;
         return;
     }
-    std::printf("herd-load %s:%s: %s, %d connections, depth %d, %s ids", cfg.host.c_str(), cfg.port.c_str(),
-                cfg.command_name.c_str(), cfg.connections, cfg.depth, cfg.distinct_ids ? "distinct" : "repeated");
+    std::printf("herd-load %s:%s: %s over %s, %d connections, depth %d, %s ids", cfg.host.c_str(), cfg.port.c_str(),
+                cfg.command_name.c_str(), cfg.protocol_name.c_str(), cfg.connections, cfg.depth,
+                cfg.distinct_ids ? "distinct" : "repeated");
     if (cfg.rate > 0) {
         std::printf(", paced at %.0f/s", cfg.rate);
     }
@@ -442,6 +790,18 @@ void report(const run_state& run)
     if (cfg.rate > 0) {
         std::printf("  send lag     p99 %s  max %s  (herd-load's own lateness, in the latency)\n",
                     format_ms(run.send_lag.percentile(99)).c_str(), format_ms(run.send_lag.max()).c_str());
+    }
+    if (cfg.subscribers > 0) {
+        const auto& f = run.stream;
+        std::printf(
+            "  stream       %d subscribers on %s:%s, %llu events, %.0f events/s; %llu closed (%llu with "
+            "1008), %llu missing\n",
+            cfg.subscribers, cfg.host.c_str(), cfg.stream_port.c_str(), static_cast<unsigned long long>(f.events),
+            seconds > 0 ? static_cast<double>(f.events) / seconds : 0.0, static_cast<unsigned long long>(f.closed),
+            static_cast<unsigned long long>(f.closed_1008), static_cast<unsigned long long>(f.missing));
+        std::printf("  event lag    p50 %s  p99 %s  max %s  (the IAMAT's clock to receipt)\n",
+                    format_ms(f.lag.percentile(50)).c_str(), format_ms(f.lag.percentile(99)).c_str(),
+                    format_ms(f.lag.max()).c_str());
     }
 }
 
@@ -466,6 +826,18 @@ mode parse_mode(const std::string& name)
         }
     }
     throw po::error("--command must be iamat, whatsat, mix, set, line or idle, not \"" + name + "\"");
+}
+
+protocol parse_protocol(const std::string& name)
+{
+    static const std::pair<const char*, protocol> protocols[] = {
+        {"line", protocol::line}, {"http", protocol::http}, {"ws", protocol::ws}};
+    for (const auto& [text, p] : protocols) {
+        if (name == text) {
+            return p;
+        }
+    }
+    throw po::error("--protocol must be line, http or ws, not \"" + name + "\"");
 }
 
 } // namespace
@@ -498,6 +870,13 @@ int main(int argc, char** argv)
         "spin", po::bool_switch(&cfg.spin),
         "never sleep: poll the sockets and the clock in a loop, for a core of herd-load's own. Paced commands then "
         "go out on time without a timer and a wake-up each, which cost this machine's VM tens of microseconds")(
+        "protocol", po::value(&cfg.protocol_name)->default_value(cfg.protocol_name),
+        "line (the line port), http (Herd's HTTP port: POST /v1/iamat, GET /v1/whatsat, kept alive; pipelined "
+        "with --depth) or ws (a WebSocket on the HTTP port's /v1/lines, a message a line)")(
+        "subscribers", po::value(&cfg.subscribers)->default_value(cfg.subscribers),
+        "hold this many WebSockets on /v1/stream, each subscribed to every record, during the load, and count the "
+        "events they receive (IAMAT only)")("stream-port", po::value(&cfg.stream_port),
+                                            "the HTTP port of /v1/stream, for --subscribers")(
         "json", po::bool_switch(&cfg.json), "print one JSON object instead of the table");
     try {
         po::variables_map args;
@@ -512,6 +891,14 @@ int main(int argc, char** argv)
         }
         po::notify(args);
         cfg.command = parse_mode(cfg.command_name);
+        cfg.transport = parse_protocol(cfg.protocol_name);
+        if (cfg.transport != protocol::line && cfg.command != mode::iamat && cfg.command != mode::whatsat &&
+            cfg.command != mode::mix && cfg.command != mode::idle) {
+            throw po::error("--protocol http and ws take iamat, whatsat, mix or idle");
+        }
+        if (cfg.subscribers < 0 || (cfg.subscribers > 0 && (cfg.stream_port.empty() || cfg.command != mode::iamat))) {
+            throw po::error("--subscribers needs --stream-port and --command iamat");
+        }
         if (ids != "distinct" && ids != "repeated") {
             throw po::error("--ids must be distinct or repeated");
         }
@@ -542,12 +929,9 @@ int main(int argc, char** argv)
     asio::co_spawn(io, run_load(run), [&](std::exception_ptr e) {
         if (e) {
             failed = true;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& failure) {
-                std::cerr << "herd-load: " << failure.what() << "\n";
-            }
+            report_failure("", e);
             close_all(run);
+            close_subscribers(run);
             if (run.deadline) {
                 run.deadline->cancel();
             }
@@ -568,5 +952,6 @@ int main(int argc, char** argv)
     if (cfg.command != mode::idle) {
         report(run);
     }
-    return run.errors > 0 || run.unmeasured_errors > 0 || run.lost > 0 ? 1 : 0;
+    const bool stream_failed = run.stream.closed > 0 || run.stream.missing > 0;
+    return run.errors > 0 || run.unmeasured_errors > 0 || run.lost > 0 || stream_failed ? 1 : 0;
 }

@@ -1,8 +1,13 @@
 // What herd-load says and what it waits for, I/O-free: the request lines
-// for each kind of command, and the framing of the replies (one line, or an
-// AT line, JSON and a blank line for WHATSAT), so the coroutines in main.cpp
-// only move bytes and the framing is tested synchronously.
+// for each kind of command, the same commands as HTTP requests to the HTTP
+// port (docs/http.md), and the framing of the replies (one line, or an AT
+// line, JSON and a blank line for WHATSAT; an HTTP response), so the
+// coroutines in main.cpp only move bytes and the framing is tested
+// synchronously.
 #pragma once
+
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -57,5 +62,34 @@ private:
     std::string buffer_;
     std::size_t consumed_ = 0;
 };
+
+// Appends one HTTP/1.1 request, kept alive, for an IAMAT (POST /v1/iamat
+// with its JSON body) or a WHATSAT (GET /v1/whatsat?client=&radius=&max=)
+// to `out`; `host` is the Host header. Several appended are pipelined.
+void append_http_request(std::string& out, request_kind kind, std::string_view client, location where,
+                         std::int64_t time_ns, std::string_view host, int radius_km = 10, int bound = 5);
+
+// Whole HTTP responses out of a byte stream, by Beast's parser: ok is a
+// 200. Bytes that are not an HTTP response give one reply that is not ok
+// and are dropped.
+class http_reply_reader {
+public:
+    void append(std::string_view bytes) { buffer_.append(bytes); }
+    std::optional<reply_reader::reply> next();
+    void compact();
+    std::size_t pending() const noexcept { return buffer_.size() - consumed_; }
+
+private:
+    std::string buffer_;
+    std::size_t consumed_ = 0;
+    std::size_t reply_bytes_ = 0; // of the response being parsed
+    // A response whose header has come and whose body has not, kept across
+    // reads so that its header is parsed once.
+    std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+};
+
+// The client's clock that a /v1/stream event carries (its "time" field, the
+// IAMAT's own), in nanoseconds since the epoch, if it has one.
+std::optional<std::int64_t> event_time_ns(std::string_view event);
 
 } // namespace herd::load
