@@ -45,6 +45,7 @@ public:
         return front;
     }
 
+    bool empty() const noexcept { return messages_.empty(); }
     bool overflowed() const noexcept { return overflowed_; }
     std::size_t bytes() const noexcept { return bytes_; }
     std::size_t bound() const noexcept { return bound_; }
