@@ -3,6 +3,7 @@
 #include "async/within.hpp"
 #include "support/async.hpp"
 #include "support/herd.hpp"
+#include "support/http_client.hpp"
 #include "support/net.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -20,26 +21,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct http_reply {
-    int status = 0;
-    std::string body;
-};
-
-asio::awaitable<http_reply> http_request(std::uint16_t port, std::string_view method, std::string_view target)
-{
-    const std::string request = std::string(method) + " " + std::string(target) +
-                                " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-    const std::string raw = co_await ask(port, request);
-    http_reply reply;
-    if (raw.size() > 12) {
-        reply.status = std::stoi(raw.substr(9, 3));
-    }
-    if (const auto body = raw.find("\r\n\r\n"); body != std::string::npos) {
-        reply.body = raw.substr(body + 4);
-    }
-    co_return reply;
-}
 
 asio::awaitable<boost::json::object> get_json(std::uint16_t port, std::string_view target)
 {
