@@ -55,6 +55,20 @@ topology on_free_ports(topology herd)
     return herd;
 }
 
+topology lone_goloman(std::string_view server_keys, std::string_view limits)
+{
+    const std::string text =
+        "[servers.Goloman]\nport = 1\n" + std::string(server_keys) + "[limits]\n" + std::string(limits);
+    return on_free_ports(parse_topology(text, "lone.toml", "."));
+}
+
+server_options fixed_clock_options(std::string_view name, std::int64_t now_ns)
+{
+    auto options = test_options(name);
+    options.clock = [now_ns] { return now_ns; };
+    return options;
+}
+
 local_herd::local_herd(asio::io_context& io, topology herd, std::shared_ptr<places_source> places)
     : io_(io), herd_(std::move(herd)), places_(places ? std::move(places) : local_places::bundled()),
       changed_(io.get_executor())

@@ -41,6 +41,15 @@ topology default_topology();
 // The same herd with every client and peer port moved to a free range.
 topology on_free_ports(topology herd);
 
+// Goloman alone on free ports, its admin and HTTP ports on: `server_keys`
+// go into its table, `limits` into [limits].
+topology lone_goloman(std::string_view server_keys = "", std::string_view limits = "");
+
+// test_options with a clock that always says `now_ns`: every AT line's
+// skew is known, and two servers answer the same IAMAT with the same bytes.
+inline constexpr std::int64_t fixed_clock_ns = 1621464828'223372000;
+server_options fixed_clock_options(std::string_view name, std::int64_t now_ns = fixed_clock_ns);
+
 class local_herd {
 public:
     // Every server answers WHATSAT from `places` (default: the bundled ones).

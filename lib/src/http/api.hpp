@@ -1,7 +1,7 @@
 // The HTTP/JSON API's rules as pure functions (docs/http.md): a request
 // becomes one line of the line protocol, or an error with its status and
 // reason; the line's replies become the JSON answer. Nothing here does
-// I/O, so every rule is unit-tested synchronously (test/http_api_test.cpp);
+// I/O, so every rule is unit-tested synchronously (test/http_rules_test.cpp);
 // handle_http performs the line through the connection's line session.
 #pragma once
 

@@ -2,7 +2,7 @@
 // bound the queue overflows once and for good: it drops what it held and
 // takes nothing more, so a subscriber that reads too slowly is closed (with
 // 1008) rather than shown a stream with a hole in it. Pure: tested in
-// test/stream_test.cpp.
+// test/http_rules_test.cpp.
 #pragma once
 
 #include <cstddef>
