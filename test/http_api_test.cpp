@@ -95,7 +95,7 @@ TEST_CASE("POST /v1/iamat answers the AT line the line port gives for the same I
     });
 }
 
-TEST_CASE("POST /v1/iamat floods like a line-port IAMAT; /v1/clients/ID elsewhere names the origin", "[http]")
+TEST_CASE("POST /v1/iamat floods like a line-port IAMAT, and /v1/clients/ID elsewhere names the origin", "[http]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
         local_herd herd(io, on_free_ports(default_topology()));

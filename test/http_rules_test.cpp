@@ -105,7 +105,7 @@ TEST_CASE("POST /v1/iamat refuses with 400 every body the line port would answer
           http::status::bad_request);
 }
 
-TEST_CASE("GET /v1/whatsat becomes a WHATSAT line; a bad query is a 400", "[http][rules]")
+TEST_CASE("GET /v1/whatsat becomes a WHATSAT line, and a bad query is a 400", "[http][rules]")
 {
     const auto line = line_of(get("/v1/whatsat?client=kiwi.cs.ucla.edu&radius=10&max=2"));
     CHECK(line.text == "WHATSAT kiwi.cs.ucla.edu 10 2");
@@ -155,7 +155,7 @@ TEST_CASE("GET /v1/clients/ID looks up the percent-decoded ID", "[http][rules]")
     CHECK(status_of(get("/v1/clients/" + long_id)) == http::status::bad_request);
 }
 
-TEST_CASE("the WebSocket paths route only upgrades; other methods are a 405 naming the right one", "[http][rules]")
+TEST_CASE("the WebSocket paths route only upgrades, and other methods are a 405 naming the right one", "[http][rules]")
 {
     CHECK(std::get<http_api::websocket>(get("/v1/lines", true)) == http_api::websocket::lines);
     CHECK(std::get<http_api::websocket>(get("/v1/stream", true)) == http_api::websocket::stream);
@@ -186,7 +186,7 @@ TEST_CASE("an unknown path is a 404, whatever the method", "[http][rules]")
     }
 }
 
-TEST_CASE("the API's answers: the AT line, server and skew; places compact; a client; an error", "[http][rules]")
+TEST_CASE("the API's answers: the AT line, server and skew, places compact, a client, an error", "[http][rules]")
 {
     const auto iamat = http_api::iamat_answer(kiwi_at + "\n");
     REQUIRE(std::holds_alternative<std::string>(iamat));
@@ -315,7 +315,7 @@ TEST_CASE("a subscriber's messages: three kinds of subscription, unsubscribe, re
         stream::parse_request(R"({"subscribe":{"clients":[)" + list + "]},\"id\":\"a\"}")));
 }
 
-TEST_CASE("a geofence gives enter, inside and exit; clients and all give update", "[http][rules][stream]")
+TEST_CASE("a geofence gives enter, inside and exit, and clients and all give update", "[http][rules][stream]")
 {
     const auto g = std::get<stream::subscription>(
         stream::parse_request(R"({"subscribe":{"near":{"lat":34.07,"lng":-118.44,"radius_km":2}},"id":"g"})"));

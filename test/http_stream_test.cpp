@@ -269,7 +269,7 @@ TEST_CASE("subscriptions by ID: several on one connection, unsubscribe, a duplic
     });
 }
 
-TEST_CASE("a subscriber that stops reading is closed with 1008; another gets every event", "[http][stream][limits]")
+TEST_CASE("a subscriber that stops reading is closed with 1008 while another gets every event", "[http][stream][limits]")
 {
     run_async(
         [](asio::io_context& io) -> asio::awaitable<void> {
