@@ -41,6 +41,20 @@ asio::awaitable<void> answered(websocket_client& ws, std::string_view message, s
     CHECK(answer.value_or("(closed)") == expected);
 }
 
+// Goloman alone, started, with a WebSocket to open on its /v1/stream.
+struct goloman_stream {
+    explicit goloman_stream(asio::io_context& io)
+        : goloman(io, herd, "Goloman", test_options("Goloman")), ws(io.get_executor())
+    {
+        goloman.start();
+    }
+    asio::awaitable<void> open() { co_await ws.connect(goloman.http_port(), "/v1/stream"); }
+
+    topology herd = lone_goloman();
+    server goloman;
+    websocket_client ws;
+};
+
 // Goloman - Hands - Holiday - Welsh: Welsh is three links from Goloman.
 topology chain()
 {
@@ -177,11 +191,10 @@ TEST_CASE("/v1/stream at Welsh gets an IAMAT made at Goloman, three links away",
 TEST_CASE("a geofence gives enter, inside and exit as a client moves in and out of it", "[http][stream]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
-        const auto herd = lone_goloman();
-        server goloman(io, herd, "Goloman", test_options("Goloman"));
-        goloman.start();
-        websocket_client ws(io.get_executor());
-        co_await ws.connect(goloman.http_port(), "/v1/stream");
+        goloman_stream s(io);
+        co_await s.open();
+        auto& goloman = s.goloman;
+        auto& ws = s.ws;
         co_await answered(ws, R"({"subscribe":{"near":{"lat":34.07,"lng":-118.44,"radius_km":2}},"id":"g"})",
                           R"({"subscribed":"g"})");
         // Royce Hall and Diddy Riese are within 2 km of the centre, Santa
@@ -224,11 +237,10 @@ TEST_CASE("a geofence gives enter, inside and exit as a client moves in and out 
 TEST_CASE("subscriptions by ID: several on one connection, unsubscribe, a duplicate ID refused", "[http][stream]")
 {
     run_async([](asio::io_context& io) -> asio::awaitable<void> {
-        const auto herd = lone_goloman();
-        server goloman(io, herd, "Goloman", test_options("Goloman"));
-        goloman.start();
-        websocket_client ws(io.get_executor());
-        co_await ws.connect(goloman.http_port(), "/v1/stream");
+        goloman_stream s(io);
+        co_await s.open();
+        auto& goloman = s.goloman;
+        auto& ws = s.ws;
         co_await answered(ws, R"({"subscribe":{"clients":["kiwi"]},"id":"k"})", R"({"subscribed":"k"})");
         co_await answered(ws, R"({"subscribe":{"all":true},"id":"k"})",
                           R"({"error":"a subscription named k is open"})");
@@ -269,7 +281,8 @@ TEST_CASE("subscriptions by ID: several on one connection, unsubscribe, a duplic
     });
 }
 
-TEST_CASE("a subscriber that stops reading is closed with 1008 while another gets every event", "[http][stream][limits]")
+TEST_CASE("a subscriber that stops reading is closed with 1008 while another gets every event",
+          "[http][stream][limits]")
 {
     run_async(
         [](asio::io_context& io) -> asio::awaitable<void> {
