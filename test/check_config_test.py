@@ -70,6 +70,24 @@ def main() -> int:
             unknown = check_config(server, str(good), "--name", "Cy")
             check(unknown.returncode == 2 and 'no server named "Cy"' in unknown.stderr, "an unknown --name exits 2",
                   unknown.stderr)
+
+            # The HTTPS port's certificate and key, loaded as the server
+            # would: missing, or not a pair, exits 2 before any start.
+            def with_https(cert: str, key: str) -> Path:
+                path = work / "https.toml"
+                path.write_text(two_servers_toml(ports, '\n[places]\nprovider = "local"\n').replace(
+                    "http_port = 0\n", f'http_port = {ports[0] + 1}\nhttp_cert_file = "{cert}"\n'
+                    f'http_key_file = "{key}"\n', 1))
+                return path
+            https = check_config(server, str(with_https("certs/Bea.crt", "certs/Bea.key")), "--name", "Ada")
+            check(https.returncode == 0 and "Ada's HTTPS certificate and key load" in https.stdout,
+                  "--name Ada loads its HTTPS certificate and key", https.stdout + https.stderr)
+            gone = check_config(server, str(with_https("certs/none.crt", "certs/none.key")), "--name", "Ada")
+            check(gone.returncode == 2 and "http_cert_file" in gone.stderr,
+                  "a missing http_cert_file exits 2, naming it", gone.stdout + gone.stderr)
+            pair = check_config(server, str(with_https("certs/Bea.crt", "certs/Ada.key")), "--name", "Ada")
+            check(pair.returncode == 2 and "http_key_file" in pair.stderr,
+                  "an http_key_file that is not the certificate's exits 2", pair.stdout + pair.stderr)
         finally:
             for s in held:
                 s.close()

@@ -113,6 +113,11 @@ int check_config(const std::filesystem::path& file, const std::optional<std::str
             out << me->name << "'s certificate: " << own.subject << " (" << own.names << "), valid until "
                 << own.not_after << ", signed by the herd's CA, its key matching\n";
         }
+        if (me != nullptr && me->http_port != 0 && !me->http_cert.empty()) {
+            check_https_files(*me);
+            out << me->name << "'s HTTPS certificate and key load: " << me->http_cert.string() << ", "
+                << me->http_key.string() << "\n";
+        }
         out << (me != nullptr ? me->name + ": ready to start" : std::string("the topology is valid")) << "\n";
         return 0;
     } catch (const std::exception& e) {

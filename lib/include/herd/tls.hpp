@@ -29,4 +29,9 @@ struct certificate_summary {
 // naming what is wrong. Needs herd.tls().
 certificate_summary check_tls_files(const topology& herd, const server_config& server);
 
+// Loads `server`'s http_cert_file and http_key_file as its HTTPS port
+// does at start. Throws tls_error naming the file that would not load, or a
+// key that is not the certificate's. Needs server.http_cert.
+void check_https_files(const server_config& server);
+
 } // namespace herd

@@ -1,8 +1,7 @@
 #include "http/http_stream.hpp"
 
+#include "herd/tls.hpp"
 #include "herd/topology.hpp"
-
-#include <stdexcept>
 
 namespace herd {
 
@@ -16,15 +15,20 @@ std::unique_ptr<ssl::context> make_http_tls_context(const server_config& me)
     boost::system::error_code ec;
     context->use_certificate_chain_file(me.http_cert.string(), ec);
     if (ec) {
-        throw std::runtime_error("servers." + me.name + ".http_cert_file " + me.http_cert.string() +
-                                 ": cannot load: " + ec.message());
+        throw tls_error("servers." + me.name + ".http_cert_file " + me.http_cert.string() +
+                        ": cannot load: " + ec.message());
     }
     context->use_private_key_file(me.http_key.string(), ssl::context::pem, ec);
     if (ec) {
-        throw std::runtime_error("servers." + me.name + ".http_key_file " + me.http_key.string() +
-                                 ": cannot load: " + ec.message());
+        throw tls_error("servers." + me.name + ".http_key_file " + me.http_key.string() +
+                        ": cannot load: " + ec.message());
     }
     return context;
+}
+
+void check_https_files(const server_config& server)
+{
+    (void)make_http_tls_context(server);
 }
 
 } // namespace herd
