@@ -168,36 +168,33 @@ void append_client(std::string& out, const location_record& r)
     out += '}';
 }
 
-http::response<http::string_body> text_response(unsigned version, http::status status, std::string body)
+// Every admin answer: the whole body, then the connection closes.
+http::response<http::string_body> answer(unsigned version, http::status status, std::string_view type, std::string body)
 {
     http::response<http::string_body> response{status, version};
     response.keep_alive(false);
-    response.set(http::field::content_type, "text/plain");
+    response.set(http::field::content_type, type);
     response.body() = std::move(body);
     response.prepare_payload();
     return response;
+}
+
+http::response<http::string_body> text_response(unsigned version, http::status status, std::string body)
+{
+    return answer(version, status, "text/plain", std::move(body));
 }
 
 http::response<http::string_body> json_response(unsigned version, std::string body)
 {
-    http::response<http::string_body> response{http::status::ok, version};
-    response.keep_alive(false);
-    response.set(http::field::content_type, "application/json");
-    response.body() = std::move(body);
-    response.prepare_payload();
-    return response;
+    return answer(version, http::status::ok, "application/json", std::move(body));
 }
 
 http::response<http::string_body> file_response(unsigned version, std::string_view type, std::string_view body)
 {
-    http::response<http::string_body> response{http::status::ok, version};
-    response.keep_alive(false);
-    response.set(http::field::content_type, type);
+    auto response = answer(version, http::status::ok, type, std::string(body));
     // The files change only with the server: a reload after an upgrade
     // must not keep the old script beside the new page.
     response.set(http::field::cache_control, "no-cache");
-    response.body() = std::string(body);
-    response.prepare_payload();
     return response;
 }
 
@@ -243,9 +240,7 @@ std::variant<clients_page, http::response<http::string_body>> route(const http::
         return file_response(version, "application/geo+json", bundled_westwood_geojson);
     }
     if (path == "/metrics") {
-        auto response = json_response(version, metrics_text(s));
-        response.set(http::field::content_type, "text/plain; version=0.0.4");
-        return response;
+        return answer(version, http::status::ok, "text/plain; version=0.0.4", metrics_text(s));
     }
     constexpr std::string_view one = "/clients/";
     if (path.starts_with(one)) {
