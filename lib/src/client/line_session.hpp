@@ -54,9 +54,6 @@ public:
     // (its store log failed, the server is stopping).
     boost::asio::awaitable<std::optional<std::string>> answer(std::string_view line);
 
-    // Ends the session: whatever answer() is waiting for is dropped.
-    void cancel() { fsm_.cancel(); }
-
 private:
     std::shared_ptr<server::state> self_;
     std::string client_;
