@@ -61,9 +61,11 @@ TEST_CASE("POST /v1/iamat becomes the IAMAT line of its three fields", "[http][r
         R"({"client":"kiwi.cs.ucla.edu","location":"+34.068930-118.445127","time":"1621464827.959498503"})"));
     CHECK(line.text == "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503");
     CHECK(line.what == http_api::line::kind::iamat);
+    CHECK(line.client == "kiwi.cs.ucla.edu");
     // The fields in any order; JSON escapes decoded before the grammar applies.
     const auto reordered = line_of(post_iamat(R"({"time":"1","location":"+1+2","client":"a\/b\u0041"})"));
     CHECK(reordered.text == "IAMAT a/bA +1+2 1");
+    CHECK(reordered.client == "a/bA");
 }
 
 TEST_CASE("POST /v1/iamat refuses with 400 every body the line port would answer with ?", "[http][rules]")
@@ -110,6 +112,7 @@ TEST_CASE("GET /v1/whatsat becomes a WHATSAT line, and a bad query is a 400", "[
     const auto line = line_of(get("/v1/whatsat?client=kiwi.cs.ucla.edu&radius=10&max=2"));
     CHECK(line.text == "WHATSAT kiwi.cs.ucla.edu 10 2");
     CHECK(line.what == http_api::line::kind::whatsat);
+    CHECK(line.client == "kiwi.cs.ucla.edu");
     CHECK(line_of(get("/v1/whatsat?max=20&radius=0.5&client=a%2Fb")).text == "WHATSAT a/b 0.5 20");
     CHECK(line_of(get("/v1/whatsat?client=kiwi&radius=50&max=1")).text == "WHATSAT kiwi 50 1");
     for (const char* target : {

@@ -67,7 +67,7 @@ route iamat(std::string_view body, std::size_t client_id_bytes)
     if (!parse_time_ns(fields[2])) {
         return bad("time must be POSIX seconds, as 1621464827.959498503");
     }
-    line out{"IAMAT ", line::kind::iamat};
+    line out{"IAMAT ", line::kind::iamat, std::string(fields[0])};
     out.text.append(fields[0]).append(" ").append(fields[1]).append(" ").append(fields[2]);
     return out;
 }
@@ -103,7 +103,7 @@ route whatsat(std::string_view query, std::size_t client_id_bytes)
     if (!parse_bound(*bound)) {
         return bad("max must be a whole number from 1 to 20");
     }
-    return line{"WHATSAT " + *client + " " + *radius + " " + *bound, line::kind::whatsat};
+    return line{"WHATSAT " + *client + " " + *radius + " " + *bound, line::kind::whatsat, std::move(*client)};
 }
 
 error wrong_method(std::string_view allow)

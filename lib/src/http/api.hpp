@@ -27,6 +27,7 @@ struct error {
 struct line {
     std::string text;
     enum class kind { iamat, whatsat } what;
+    std::string client; // the client it is about, as in the text
 };
 
 // GET /v1/clients/ID: the client's ID, decoded.

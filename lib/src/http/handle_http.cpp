@@ -77,9 +77,9 @@ asio::awaitable<reply> perform(std::shared_ptr<server::state> self, std::optiona
     }
     const auto& line = std::get<http_api::line>(route);
     if (line.what == http_api::line::kind::whatsat) {
-        // Known before the places are asked: records are never removed.
-        const auto client_id = std::string_view(line.text).substr(8, line.text.find(' ', 8) - 8);
-        if (self->core.store.find(client_id) == nullptr) {
+        // A 404 of its own, not a line the session answers "? ..." (and
+        // counts invalid): records are never removed, so it stays true.
+        if (self->core.store.find(line.client) == nullptr) {
             co_return refuse({http::status::not_found, "no such client"});
         }
     }
