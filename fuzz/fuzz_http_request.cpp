@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     const auto& request = parser.get();
-    const auto route = herd::http_api::route_request(request.method(), request.target(), request.body(),
-                                                     false, herd::max_client_id_bytes);
+    const auto route = herd::http_api::route_request(request.method(), request.target(), request.body(), false,
+                                                     herd::max_client_id_bytes);
     if (const auto* line = std::get_if<herd::http_api::line>(&route)) {
         const auto command = herd::parse_command(line->text);
         const bool same = line->what == herd::http_api::line::kind::iamat

@@ -34,8 +34,8 @@ topology two_servers(const std::string& extra)
     return parse_topology(
         "[herd]\nsecret = \"hostile-test\"\n" + extra + "[servers.Goloman]\nport = " + std::to_string(p[0]) +
             "\npeer_port = " + std::to_string(p[1]) +
-            "\nadmin_port = 0\nhttp_port = 0\nneighbors = [\"Hands\"]\n[servers.Hands]\nport = " + std::to_string(p[2]) +
-            "\npeer_port = " + std::to_string(p[3]) + "\nadmin_port = 0\nhttp_port = 0\n",
+            "\nadmin_port = 0\nhttp_port = 0\nneighbors = [\"Hands\"]\n[servers.Hands]\nport = " +
+            std::to_string(p[2]) + "\npeer_port = " + std::to_string(p[3]) + "\nadmin_port = 0\nhttp_port = 0\n",
         "hostile.toml", ".");
 }
 

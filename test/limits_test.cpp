@@ -23,8 +23,8 @@ namespace {
 topology one_server_with(const std::string& limits)
 {
     const auto p = free_ports(2);
-    return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) +
-                              "\npeer_port = " + std::to_string(p[1]) + "\nadmin_port = 0\nhttp_port = 0\n[limits]\n" + limits,
+    return parse_topology("[servers.Goloman]\nport = " + std::to_string(p[0]) + "\npeer_port = " +
+                              std::to_string(p[1]) + "\nadmin_port = 0\nhttp_port = 0\n[limits]\n" + limits,
                           "limits.toml", ".");
 }
 

@@ -52,7 +52,8 @@ topology two_servers(const std::string& herd_table = "")
     return parse_topology("[herd]\n" + herd_table + "[servers.Goloman]\nport = " + std::to_string(p[0]) +
                               "\npeer_port = " + std::to_string(p[1]) +
                               "\nadmin_port = 0\nhttp_port = 0\nneighbors = [\"Hands\"]\n[servers.Hands]\nport = " +
-                              std::to_string(p[2]) + "\npeer_port = " + std::to_string(p[3]) + "\nadmin_port = 0\nhttp_port = 0\n",
+                              std::to_string(p[2]) + "\npeer_port = " + std::to_string(p[3]) +
+                              "\nadmin_port = 0\nhttp_port = 0\n",
                           "tls.toml", ".");
 }
 

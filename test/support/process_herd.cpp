@@ -79,8 +79,8 @@ void write_topology(const topology& herd, const std::filesystem::path& file, con
     out << "[herd]\nlog_dir = \"logs\"\n" << extra << "\n";
     for (const auto& s : herd.servers) {
         out << "\n[servers." << s.name << "]\nhost = \"" << s.host << "\"\nport = " << s.port
-            << "\npeer_port = " << s.peer_port << "\nadmin_port = " << s.admin_port
-            << "\nhttp_port = " << s.http_port << "\nneighbors = [";
+            << "\npeer_port = " << s.peer_port << "\nadmin_port = " << s.admin_port << "\nhttp_port = " << s.http_port
+            << "\nneighbors = [";
         for (std::size_t i = 0; i < s.neighbors.size(); ++i) {
             out << (i == 0 ? "\"" : ", \"") << s.neighbors[i] << "\"";
         }
