@@ -166,6 +166,7 @@ const std::vector<std::pair<std::string, std::string>> every_counter{
     {"stream_events_queued", "herd_stream_events_total{state=\"queued\"}"},
     {"stream_events_sent", "herd_stream_events_total{state=\"sent\"}"},
     {"stream_overflows", "herd_stream_overflows_total"},
+    {"log_lines_dropped", "herd_log_lines_dropped_total"},
 };
 
 // "name{server=\"S\",a=\"b\"} 7" -> ("name{a=\"b\"}", "7"); the server label

@@ -6,9 +6,16 @@
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
 
+#include <array>
+#include <cerrno>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace herd;
 
@@ -163,5 +170,115 @@ TEST_CASE("a log opened later holds its lines until it is opened, and writes not
         later->flush();
     }
     CHECK_THAT(test::read_file(dir / "Goloman.log"), Catch::Contains("held") && Catch::Contains("then written"));
+    std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A "disk" that takes 64 KiB and then nothing until resumed: NAME.log is a
+// FIFO whose read end is open (so the log's open does not wait for a
+// reader) and unread, so the log's write(2) blocks as it would in
+// balance_dirty_pages, only for as long as the test likes.
+class stalled_disk {
+public:
+    explicit stalled_disk(const std::filesystem::path& path)
+    {
+        REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+        fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(fd_ >= 0);
+    }
+    ~stalled_disk()
+    {
+        if (reader_.joinable()) {
+            reader_.join();
+        }
+        ::close(fd_);
+    }
+    stalled_disk(const stalled_disk&) = delete;
+    stalled_disk& operator=(const stalled_disk&) = delete;
+
+    // From now on everything written is read, until the log closes the file.
+    void resume()
+    {
+        REQUIRE(::fcntl(fd_, F_SETFL, 0) == 0);
+        reader_ = std::thread([this] {
+            std::array<char, 65536> buffer{};
+            for (;;) {
+                const auto n = ::read(fd_, buffer.data(), buffer.size());
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    return;
+                }
+                text_.append(buffer.data(), static_cast<std::size_t>(n));
+            }
+        });
+    }
+
+    // Everything the log wrote, once it has closed the file.
+    std::string text()
+    {
+        reader_.join();
+        return text_;
+    }
+
+private:
+    int fd_ = -1;
+    std::thread reader_;
+    std::string text_;
+};
+
+} // namespace
+
+TEST_CASE("a log whose disk falls 8 MiB behind drops whole buffers, counts them and says where, and never blocks",
+          "[log]")
+{
+    const auto dir = test::scratch_dir("herd-log-");
+    stalled_disk disk(dir / "Goloman.log");
+    constexpr std::uint64_t lines = 100000; // about 21 MB, against 8 MiB of queue and 64 KiB of pipe
+    std::uint64_t dropped = 0;
+    {
+        auto log = make_server_log("Goloman", dir);
+        const std::string pad(200, 'x');
+        // With the disk taking nothing, every write(2) of the log would wait
+        // here for good: getting past this loop is the first check.
+        for (std::uint64_t i = 0; i < lines; ++i) {
+            log->info("burst {} {}", i, pad);
+        }
+        log->flush();
+        dropped = log_lines_dropped(*log);
+        CHECK(dropped > 0);
+        CHECK(dropped < lines);
+        disk.resume();
+        drain_server_log(*log);
+        log->info("after the gap");
+    }
+    const std::string text = disk.text();
+    std::istringstream in(text);
+    std::uint64_t kept = 0;
+    std::uint64_t noted = 0;
+    std::uint64_t last_burst = 0;
+    std::string line_before_last;
+    std::string last;
+    const std::regex note(R"(^\S+ warning log: (\d+) lines dropped here, the disk fell behind \((\d+) in all\)$)");
+    for (std::string line; std::getline(in, line);) {
+        std::smatch m;
+        if (line.find(" burst ") != std::string::npos) {
+            ++kept;
+            last_burst = std::stoull(line.substr(line.find(" burst ") + 7));
+        } else if (std::regex_match(line, m, note)) {
+            noted += std::stoull(m[1]);
+            CHECK(std::stoull(m[2]) == dropped);
+        }
+        line_before_last = std::exchange(last, line);
+    }
+    // Every line is in the file or counted, and the count is in the file
+    // too, just before the first line after the gap.
+    CHECK(kept + dropped == lines);
+    CHECK(noted == dropped);
+    CHECK(last_burst + 1 == kept);
+    CHECK_THAT(last, Catch::EndsWith("after the gap"));
+    CHECK(std::regex_match(line_before_last, note));
     std::filesystem::remove_all(dir);
 }

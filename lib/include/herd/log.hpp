@@ -26,10 +26,11 @@ struct log_rotation {
 // same name never writes into the running one's file.
 enum class log_open { now, later };
 
-// <dir>/<server>.log, created with its directory if missing; appends.
-// For one thread at a time, as a server's io_context runs on one: the
-// sink takes no lock, and open_server_log and reopen_server_log must be
-// called on that thread too.
+// <dir>/<server>.log, created with its directory if missing; appends, on
+// a writer thread of its own. For one thread at a time, as a server's
+// io_context runs on one: the sink takes no lock, and open_server_log and
+// reopen_server_log must be called on that thread too. Destroying the
+// logger waits for the writer to write out what it holds.
 std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir,
                                                 const log_rotation& rotation = {}, log_open when = log_open::now);
 
@@ -40,6 +41,17 @@ void open_server_log(spdlog::logger& log);
 // Writes out what is buffered, then opens the log's path again: after
 // logrotate renamed the file, the lines go on in a new one at the old path.
 void reopen_server_log(spdlog::logger& log);
+
+// Lines a server log dropped because its writer thread fell behind the
+// disk by more than 8 MiB (or a write failed): the loop never waits for
+// the disk, so this is what a slow disk costs. 0 for a log with no file.
+// The log says so too, in a warning line where the gap is.
+std::uint64_t log_lines_dropped(const spdlog::logger& log);
+
+// Returns once every line logged so far is in the file (what destroying
+// the logger does too): before a process exits by other means, and for
+// tests that read the file.
+void drain_server_log(spdlog::logger& log);
 
 // Discards everything; for tests that do not read the log.
 std::shared_ptr<spdlog::logger> make_null_log(const std::string& server);

@@ -114,6 +114,7 @@ struct server_stats {
     std::uint64_t stream_events_queued = 0; // /v1/stream events queued for subscribers
     std::uint64_t stream_events_sent = 0;   // ... and written to them
     std::uint64_t stream_overflows = 0;     // subscribers closed with 1008: their queue passed stream_queue_bytes
+    std::uint64_t log_lines_dropped = 0;    // log lines the log's writer thread dropped: the disk fell behind
     places_stats places;
 };
 

@@ -125,6 +125,9 @@ constexpr std::array counter_rows{
     counter_row{"stream_overflows", "herd_stream_overflows_total", "", "counter",
                 "/v1/stream subscribers closed with 1008: their queue passed limits.stream_queue_bytes.",
                 &server_stats::stream_overflows},
+    counter_row{"log_lines_dropped", "herd_log_lines_dropped_total", "", "counter",
+                "Log lines dropped because the log's writer thread fell 8 MiB behind the disk.",
+                &server_stats::log_lines_dropped},
 };
 
 constexpr bool families_together()

@@ -2,6 +2,8 @@
 
 #include "async/within.hpp"
 
+#include "herd/log.hpp"
+
 #include <spdlog/logger.h>
 
 namespace herd {
@@ -21,6 +23,7 @@ asio::awaitable<void> flush_periodically(std::shared_ptr<server::state> self)
         self->flush_timer.expires_after(std::chrono::milliseconds(100));
         co_await self->flush_timer.async_wait(use_tuple);
         self->log->flush();
+        self->stats.log_lines_dropped = log_lines_dropped(*self->log);
         if (self->core.disk) {
             self->core.disk->sync_soon();
         }

@@ -1,5 +1,7 @@
 #include "herd/log.hpp"
 
+#include "log/log_file_writer.hpp"
+
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
@@ -62,26 +64,22 @@ private:
     std::string cached_prefix_;
 };
 
-// Appends to NAME.log through a 64 KiB buffer of its own, written when full
-// or flushed: a write(2) per few hundred lines, where stdio's 4 KiB buffer
-// costs one per thirty. The server flushes it every 100 ms, and spdlog at
-// once for warnings, so at most 100 ms of info lines wait in memory.
+// Formats lines into a 64 KiB buffer of its own and hands the buffer to
+// the log's writer thread when full or flushed: a write(2) per few hundred
+// lines, where stdio's 4 KiB buffer costs one per thirty, and none of them
+// on the loop (see log_file_writer). The server flushes every 100 ms, and
+// spdlog at once for warnings, so at most 100 ms of info lines wait in
+// memory before the writer has them.
 // No mutex: a server logs only from its io_context's one thread (the store
 // log's threads never log), and two lines a request made the lock a cost
-// of its own; reopen() is called on that thread too (herd-server's SIGHUP
+// of its own; open() is called on that thread too (herd-server's SIGHUP
 // handler runs on the loop).
-//
-// Rotation is decided a buffer at a time, before it is written: a buffer
-// that would take the file past max_bytes goes to a fresh file instead, so
-// a file holds whole lines and is never longer than max_bytes (a buffer is
-// far smaller than the least max_bytes herd.toml allows). It costs one
-// comparison a write(2), and renames only when a file is full.
 class buffered_file_sink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
 public:
-    buffered_file_sink(std::filesystem::path file, const log_rotation& rotation, log_open when)
-        : file_(std::move(file)), rotation_(rotation)
+    buffered_file_sink(std::string server, std::filesystem::path file, const log_rotation& rotation, log_open when)
+        : writer_(std::move(file), rotation, max_queued, note_line(std::move(server)))
     {
-        // Room past `capacity` for the line that crosses it, written out next.
+        // Room past `capacity` for the line that crosses it, handed over next.
         buffer_.reserve(capacity + 1024);
         if (when == log_open::now) {
             open();
@@ -90,10 +88,10 @@ public:
     ~buffered_file_sink() override
     {
         // A log never opened was for a server that never ran: what it
-        // holds is dropped, so it never lands in another one's file.
-        if (fd_ >= 0) {
-            write_out();
-            ::close(fd_);
+        // holds is dropped, so it never lands in another one's file. The
+        // writer's destructor writes what it was handed.
+        if (opened_) {
+            hand_over();
         }
     }
     buffered_file_sink(const buffered_file_sink&) = delete;
@@ -103,100 +101,83 @@ public:
     // is buffered goes to the file that was open before.
     void open()
     {
-        if (fd_ >= 0) {
-            write_out();
-        } else {
-            std::filesystem::create_directories(file_.parent_path());
+        if (opened_) {
+            hand_over();
         }
-        const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            throw std::runtime_error("cannot open the log " + file_.string() + ": " + std::strerror(errno));
+        writer_.open();
+        if (!opened_) {
+            opened_ = true;
+            hand_over(); // the start-up lines that waited
         }
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-        fd_ = fd;
-        struct stat st {};
-        file_bytes_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     }
+
+    void drain()
+    {
+        if (opened_) {
+            hand_over();
+        }
+        writer_.drain();
+    }
+
+    std::uint64_t dropped() const { return writer_.dropped(); }
 
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override
     {
         formatter_->format(msg, buffer_); // straight into the buffer: no copy per line
+        ++lines_;
         if (buffer_.size() >= capacity) {
-            write_out();
+            hand_over();
         }
     }
-    void flush_() override { write_out(); }
+    void flush_() override { hand_over(); }
 
 private:
     static constexpr std::size_t capacity = std::size_t{64} * 1024;
+    // What may wait for the disk: at the 12 MB/s of a server logging every
+    // request at 40k/s, most of a second.
+    static constexpr std::size_t max_queued = std::size_t{8} << 20;
 
-    // NAME.log.N-1 -> NAME.log.N ... NAME.log -> NAME.log.1, the oldest
-    // dropped, then a fresh NAME.log. A failure keeps the current file.
-    void rotate() noexcept
+    void hand_over()
     {
-        const auto numbered = [this](std::size_t n) {
-            auto p = file_;
-            p += "." + std::to_string(n);
-            return p;
-        };
-        std::error_code ec;
-        if (rotation_.max_files == 0) {
-            std::filesystem::remove(file_, ec);
-        } else {
-            std::filesystem::remove(numbered(rotation_.max_files), ec);
-            for (std::size_t n = rotation_.max_files; n > 1; --n) {
-                std::filesystem::rename(numbered(n - 1), numbered(n), ec);
-            }
-            std::filesystem::rename(file_, numbered(1), ec);
-        }
-        const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            return;
-        }
-        ::close(fd_);
-        fd_ = fd;
-        file_bytes_ = 0;
-    }
-
-    void write_out() noexcept
-    {
-        if (fd_ < 0) {
+        if (!opened_) {
             // Not opened yet: the lines wait, the start-up few of them; a
             // log that is never opened must not grow without bound.
             if (buffer_.size() > 16 * capacity) {
                 buffer_.clear();
+                lines_ = 0;
             }
             return;
         }
         if (buffer_.size() == 0) {
             return;
         }
-        if (rotation_.max_bytes != 0 && file_bytes_ != 0 && file_bytes_ + buffer_.size() > rotation_.max_bytes) {
-            rotate();
-        }
-        std::string_view rest(buffer_.data(), buffer_.size());
-        while (!rest.empty()) {
-            const auto n = ::write(fd_, rest.data(), rest.size());
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                break; // a full disk loses log lines, never the server
-            }
-            rest.remove_prefix(static_cast<std::size_t>(n));
-            file_bytes_ += static_cast<std::uint64_t>(n);
-        }
+        out_.assign(buffer_.data(), buffer_.size());
+        writer_.write(out_, lines_);
         buffer_.clear();
+        lines_ = 0;
     }
 
-    std::filesystem::path file_;
-    log_rotation rotation_;
-    int fd_ = -1;
-    std::uint64_t file_bytes_ = 0;
+    // The warning the writer thread writes where lines were dropped, with
+    // a formatter of its own, as the sink's belongs to the loop's thread.
+    static detail::log_file_writer::note_line note_line(std::string server)
+    {
+        return [server = std::move(server), format = std::make_shared<utc_line_formatter>()](
+                   std::string& out, std::uint64_t dropped, std::uint64_t total) {
+            const auto text =
+                fmt::format("log: {} lines dropped here, the disk fell behind ({} in all)", dropped, total);
+            const spdlog::details::log_msg note(server, spdlog::level::warn, text);
+            spdlog::memory_buf_t line;
+            format->format(note, line);
+            out.append(line.data(), line.size());
+        };
+    }
+
+    detail::log_file_writer writer_;
+    bool opened_ = false;
     spdlog::memory_buf_t buffer_;
+    std::size_t lines_ = 0; // in buffer_
+    std::string out_;       // buffer_'s bytes on their way to the writer
 };
 
 buffered_file_sink& file_sink_of(spdlog::logger& log)
@@ -224,7 +205,7 @@ std::shared_ptr<spdlog::logger> with_format(std::shared_ptr<spdlog::logger> log)
 std::shared_ptr<spdlog::logger> make_server_log(const std::string& server, const std::filesystem::path& dir,
                                                 const log_rotation& rotation, log_open when)
 {
-    auto sink = std::make_shared<buffered_file_sink>(dir / (server + ".log"), rotation, when);
+    auto sink = std::make_shared<buffered_file_sink>(server, dir / (server + ".log"), rotation, when);
     return with_format(std::make_shared<spdlog::logger>(server, std::move(sink)));
 }
 
@@ -236,6 +217,21 @@ void open_server_log(spdlog::logger& log)
 void reopen_server_log(spdlog::logger& log)
 {
     file_sink_of(log).open();
+}
+
+void drain_server_log(spdlog::logger& log)
+{
+    file_sink_of(log).drain();
+}
+
+std::uint64_t log_lines_dropped(const spdlog::logger& log)
+{
+    for (const auto& sink : log.sinks()) {
+        if (const auto* file = dynamic_cast<const buffered_file_sink*>(sink.get())) {
+            return file->dropped();
+        }
+    }
+    return 0;
 }
 
 std::shared_ptr<spdlog::logger> make_null_log(const std::string& server)
