@@ -5,6 +5,8 @@
 #include "herd/log.hpp"
 #include "support/net.hpp"
 
+#include <algorithm>
+
 namespace herd::test {
 
 namespace asio = boost::asio;
@@ -45,7 +47,12 @@ topology default_topology()
 topology on_free_ports(topology herd)
 {
     const std::size_t n = herd.servers.size();
-    const auto ports = free_ports(n * 4);
+    // free_ports claims a range of at most 32 at a time: a big herd takes several.
+    std::vector<std::uint16_t> ports;
+    while (ports.size() < n * 4) {
+        const auto more = free_ports(std::min<std::size_t>(32, n * 4 - ports.size()));
+        ports.insert(ports.end(), more.begin(), more.end());
+    }
     for (std::size_t i = 0; i < n; ++i) {
         herd.servers[i].port = ports[i];
         herd.servers[i].peer_port = ports[n + i];

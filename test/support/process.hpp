@@ -26,6 +26,7 @@ public:
     // or at end of output.
     std::optional<std::string> stdout_line(std::chrono::milliseconds limit);
     void signal(int signo);
+    pid_t pid() const noexcept { return pid_; }
     // The exit status, or nothing if it is still running after `limit`;
     // a child killed by a signal reports 128 + the signal.
     std::optional<int> wait(std::chrono::milliseconds limit);
