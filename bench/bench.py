@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import plots  # bench/plots.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -861,6 +863,46 @@ def run_suite(bench: Bench) -> None:
     places(bench)
 
 
+SCALE_SIZES = (5, 20, 50)
+
+
+def herd_scale(bench: Bench) -> None:
+    """scripts/herd-scale's herds, 5, 20 and 50 servers with at most 4 links
+    each (unpinned: the servers, the fault proxies and the driver share the
+    cores as the scheduler likes)."""
+    runs = []
+    for servers in SCALE_SIZES:
+        figures = bench.scratch / f"scale{servers}.json"
+        out = subprocess.run([str(bench.build / "test/scale/herd-scale"), "--servers", str(servers), "--degree", "4",
+                              "--json", str(figures)], capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"herd-scale --servers {servers} failed: {out.stdout[-3000:]}")
+        run = json.loads(figures.read_text())
+        runs.append(run)
+        bench.say(f"  {servers} servers ({run['links']} links), {run['broadcast']}: "
+                  f"{run['messages_per_update']:.2f} messages per update, RMR {run['rmr']:.3f}, "
+                  f"propagation p99 {run['propagation_ms']['p99']:.2f} ms")
+    bench.extra["scale"] = runs
+
+
+def scale_table(bench: Bench) -> str:
+    runs = bench.extra.get("scale", [])
+    if not runs:
+        return ""
+    lines = ["A herd at scale (herd-scale, at most 4 links a server; 1,000 updates at 200/s)", "",
+             "| servers (links) | broadcast | messages per update | a tree's | RMR | propagation p50 / p99 / max ms "
+             "| converged after a restart | after a partition | RSS median / max MiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    mib = lambda b: b / (1 << 20)
+    for r in runs:
+        p = r["propagation_ms"]
+        lines.append(f"| {r['servers']} ({r['links']}) | {r['broadcast']} | {r['messages_per_update']:.2f} | "
+                     f"{r['servers'] - 1} | {r['rmr']:.3f} | {p['p50']:.2f} / {p['p99']:.2f} / {p['max']:.2f} | "
+                     f"{r['converge_after_restart_ms']} ms | {r['converge_after_partition_ms']} ms | "
+                     f"{mib(r['rss_bytes']['median']):.1f} / {mib(r['rss_bytes']['max']):.1f} |")
+    return "\n".join(lines)
+
+
 def java_suite(bench: Bench) -> None:
     """The Java references alone: their loads, memory and start-up."""
     jvm_settings(bench)
@@ -1258,12 +1300,17 @@ def herd_sections(bench: Bench, lines: list[str]) -> None:
                              f"{g['longest_us'] / 1e3:.1f} ms" for g in bench.extra["machine_gaps"]))
 
 
+# The main table's columns: system key and label (the plots' too).
+SYSTEM_COLUMNS = [("herd", "Herd"), ("herd5", "Herd x5"), ("python", "Python"), ("python5", "Python x5"),
+                  ("node", "Node.js"), ("jthreads", "Java threads"), ("jthreads5", "Java threads x5"),
+                  ("jnetty", "Java Netty"), ("jnetty5", "Java Netty x5"), ("redis", "Redis SET"),
+                  ("line", "line floor")]
+
+
 def table(bench: Bench) -> str:
     r = bench.results
     lines = []
-    cols = [("herd", "Herd"), ("herd5", "Herd x5"), ("python", "Python"), ("python5", "Python x5"),
-            ("node", "Node.js"), ("jthreads", "Java threads"), ("jthreads5", "Java threads x5"),
-            ("jnetty", "Java Netty"), ("jnetty5", "Java Netty x5"), ("redis", "Redis SET"), ("line", "line floor")]
+    cols = SYSTEM_COLUMNS
     if bench.args.only == "java":
         cols = [c for c in cols if c[0].startswith("j")]
 
@@ -1413,13 +1460,15 @@ def main() -> int:
                         help="seconds of unmeasured load after each Java reference starts, for the JIT")
     parser.add_argument("--fanout-rate", type=float, default=100.0,
                         help="IAMATs per second in the /v1/stream fan-out, each delivered to 1,000 subscribers")
-    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java", "http"],
+    parser.add_argument("--plots", help="also draw the figures as SVG plots in this directory (gnuplot)")
+    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java", "http", "scale"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
                              "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
                              "tls (the herd of five with plain and TLS peer links), "
                              "places (start-up and memory with and without the world places), "
                              "java (the two Java references' columns alone), "
-                             "http (the HTTP port and WebSockets beside the line port, and the stream fan-out)")
+                             "http (the HTTP port and WebSockets beside the line port, and the stream fan-out), "
+                             "scale (herd-scale's herds of 5, 20 and 50 servers)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1450,8 +1499,11 @@ def main() -> int:
             java_suite(bench)
         elif args.only == "http":
             http_suite(bench)
+        elif args.only == "scale":
+            herd_scale(bench)
         else:
             run_suite(bench)
+            herd_scale(bench)
     finally:
         shutil.rmtree(bench.scratch, ignore_errors=True)
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
@@ -1474,6 +1526,8 @@ def main() -> int:
         print(table(bench))
     elif args.only == "http":
         print(http_table(bench))
+    elif args.only == "scale":
+        print(scale_table(bench))
     else:
         print(table(bench))
         print()
@@ -1486,9 +1540,15 @@ def main() -> int:
         print(http_table(bench))
         print()
         print(places_table(bench))
+        print()
+        print(scale_table(bench))
+    figures = {"results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra,
+               "labels": {"systems": dict(SYSTEM_COLUMNS), "loads": {k: v.label for k, v in LOADS.items()}}}
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "results": {f"{s}/{k}": vars(v) for (s, k), v in bench.results.items()}, "extra": bench.extra}, indent=1))
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+    if args.plots:
+        for path in plots.draw(figures, Path(args.plots)):
+            bench.say(f"plot: {path}")
     return 0
 
 
