@@ -282,3 +282,29 @@ TEST_CASE("a log whose disk falls 8 MiB behind drops whole buffers, counts them 
     CHECK(std::regex_match(line_before_last, note));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a log reopened while its writer is behind goes on at the path, even past a rotation of an earlier buffer",
+          "[log][reopen][rotation]")
+{
+    const auto dir = test::scratch_dir("herd-log-");
+    stalled_disk disk(dir / "Goloman.log");
+    {
+        // A buffer and a half per file: the second buffer rotates.
+        auto log = make_server_log("Goloman", dir, log_rotation{100 * 1024, 2});
+        const std::string pad(200, 'x');
+        // Two buffers' worth: the first waits on the stalled disk, the
+        // second in the queue behind it.
+        for (int i = 0; i < 700; ++i) {
+            log->info("before {} {}", i, pad);
+        }
+        // Opened now, the path is the stalled file; by the time the writer
+        // gets here the second buffer's rotation will have renamed it.
+        reopen_server_log(*log);
+        log->info("after the reopen");
+        log->flush();
+        disk.resume();
+    }
+    CHECK_THAT(test::read_file(dir / "Goloman.log"), Catch::Contains("after the reopen"));
+    CHECK_THAT(disk.text(), !Catch::Contains("after the reopen"));
+    std::filesystem::remove_all(dir);
+}

@@ -43,7 +43,7 @@ void log_file_writer::open()
     }
     {
         const std::lock_guard lock(mutex_);
-        queue_.push_back(item{{}, 0, fd, 0, 0});
+        queue_.push_back(item{{}, 0, fd, 0, 0, rotations_.load(std::memory_order_relaxed)});
         ++handed_;
     }
     wake_.notify_one();
@@ -70,7 +70,7 @@ void log_file_writer::write(std::string& lines, std::size_t count)
             next = std::move(spare_.front());
             spare_.pop_front();
         }
-        queue_.push_back(item{std::exchange(lines, std::move(next)), count, -1, dropped_since_queued_, dropped_});
+        queue_.push_back(item{std::exchange(lines, std::move(next)), count, -1, dropped_since_queued_, dropped_, 0});
         dropped_since_queued_ = 0;
         ++handed_;
     }
@@ -105,6 +105,16 @@ void log_file_writer::run(const std::stop_token& stop)
         lock.unlock();
         bool ok = true;
         if (next.fd >= 0) {
+            // A rotation since open() renamed the file it opened: the path
+            // is opened again, so the lines go on at the path. (open()'s
+            // descriptor is kept if this open fails.)
+            if (rotations_.load(std::memory_order_relaxed) != next.rotations) {
+                if (const int fresh = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                    fresh >= 0) {
+                    ::close(next.fd);
+                    next.fd = fresh;
+                }
+            }
             if (fd_ >= 0) {
                 ::close(fd_);
             }
@@ -181,6 +191,7 @@ void log_file_writer::rotate()
     ::close(fd_);
     fd_ = fd;
     file_bytes_ = 0;
+    rotations_.fetch_add(1, std::memory_order_relaxed);
 }
 
 } // namespace herd::detail

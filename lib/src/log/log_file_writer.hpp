@@ -6,6 +6,7 @@
 
 #include "herd/log.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -62,6 +63,7 @@ private:
         int fd = -1;                      // >= 0: switch to this file; lines is empty then
         std::uint64_t dropped_before = 0; // lines dropped between the last buffer queued and this one
         std::uint64_t dropped_total = 0;  // lines dropped since the start, when this one was queued
+        std::uint64_t rotations = 0;      // a switch: rotations_ when open() opened the file
     };
 
     void run(const std::stop_token& stop);
@@ -88,6 +90,8 @@ private:
     int fd_ = -1;
     std::uint64_t file_bytes_ = 0;
     std::string with_note_;
+    // Files the thread rotated to; read by open() on the caller's thread.
+    std::atomic<std::uint64_t> rotations_{0};
 
     std::jthread thread_; // last: starts once the rest is built
 };
