@@ -24,7 +24,9 @@ import asyncio
 import base64
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,8 +109,10 @@ def start_chromium(profile: Path, log: Path) -> tuple[subprocess.Popen, str]:
     if chromium is None:
         skip("no chromium on PATH (scripts/install-deps installs Debian's)")
     output = log.open("wb")
+    # A session of its own, so that stop_chromium can end every process it starts.
     browser = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                               stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
     active = profile / "DevToolsActivePort"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -117,9 +121,33 @@ def start_chromium(profile: Path, log: Path) -> tuple[subprocess.Popen, str]:
         if active.exists() and len(lines := active.read_text().split()) >= 2:
             return browser, f"127.0.0.1:{lines[0]}"
         time.sleep(0.05)
-    browser.kill()
-    browser.wait()
+    stop_chromium(browser)
     skip(f"chromium did not open its DevTools port within 30 s: {log.read_text(errors='replace')[-600:]}")
+
+
+def stop_chromium(browser: subprocess.Popen) -> None:
+    """Chromium and every process it started: its helpers can outlive the
+    browser for a moment and still write to the profile, which made the
+    profile directory's removal fail (Directory not empty: 'Default')."""
+    def signal_all(signo: int) -> bool:
+        try:
+            os.killpg(browser.pid, signo)
+            return True
+        except ProcessLookupError:
+            return False
+
+    signal_all(signal.SIGTERM)
+    try:
+        browser.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        signal_all(signal.SIGKILL)
+        browser.wait()
+    # The helpers are not this process's children: nothing to wait on but
+    # the group emptying.
+    deadline = time.monotonic() + 5
+    while signal_all(0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal_all(signal.SIGKILL)
 
 
 def page_target(devtools: str) -> str:
@@ -160,7 +188,8 @@ async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, lis
     import websockets  # python3-websockets; checked in main()
 
     admin = {name: p[2] for name, p in ports.items()}
-    with tempfile.TemporaryDirectory(prefix="herd-chromium-") as profile:
+    # A profile file a helper left behind is no failure of the live view.
+    with tempfile.TemporaryDirectory(prefix="herd-chromium-", ignore_cleanup_errors=True) as profile:
         browser, devtools = start_chromium(Path(profile), logs / "live-view-chromium.log")
         try:
             target = page_target(devtools)
@@ -238,12 +267,7 @@ async def drive(args, servers: dict[str, subprocess.Popen], ports: dict[str, lis
                 await asyncio.sleep(0.3)
                 await page.screenshot(logs / "live-view-down.png")
         finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-                browser.wait()
+            stop_chromium(browser)
 
 
 def main() -> int:
