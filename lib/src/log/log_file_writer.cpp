@@ -12,6 +12,16 @@
 
 namespace herd::detail {
 
+namespace {
+
+// NAME.log as every open of it wants it: created if missing, appended to.
+int open_for_append(const std::filesystem::path& file)
+{
+    return ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+} // namespace
+
 log_file_writer::log_file_writer(std::filesystem::path file, const log_rotation& rotation, std::size_t max_queued,
                                  note_line note)
     : file_(std::move(file)), rotation_(rotation), max_queued_(max_queued), note_(std::move(note)),
@@ -37,7 +47,7 @@ log_file_writer::~log_file_writer()
 void log_file_writer::open()
 {
     std::filesystem::create_directories(file_.parent_path());
-    const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int fd = open_for_append(file_);
     if (fd < 0) {
         throw std::runtime_error("cannot open the log " + file_.string() + ": " + std::strerror(errno));
     }
@@ -109,8 +119,7 @@ void log_file_writer::run(const std::stop_token& stop)
             // is opened again, so the lines go on at the path. (open()'s
             // descriptor is kept if this open fails.)
             if (rotations_.load(std::memory_order_relaxed) != next.rotations) {
-                if (const int fresh = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                    fresh >= 0) {
+                if (const int fresh = open_for_append(file_); fresh >= 0) {
                     ::close(next.fd);
                     next.fd = fresh;
                 }
@@ -184,7 +193,7 @@ void log_file_writer::rotate()
         }
         std::filesystem::rename(file_, numbered(1), ec);
     }
-    const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    const int fd = open_for_append(file_);
     if (fd < 0) {
         return;
     }
