@@ -169,6 +169,11 @@ struct fault_proxy::state : std::enable_shared_from_this<fault_proxy::state> {
             c->close();
             co_return;
         }
+        // A wire passes each write on as it comes: with Nagle's algorithm a
+        // small record would wait for the last one's acknowledgement, 40 ms
+        // of delayed ACK, on every path through a proxy.
+        c->client.set_option(tcp::no_delay(true), ec);
+        c->server.set_option(tcp::no_delay(true), ec);
         // Each coroutine keeps the state alive: `this` alone would not.
         asio::co_spawn(executor, read_into(self, c, c->client, c->up), rethrow);
         asio::co_spawn(executor, write_from(self, c, c->up, c->server), rethrow);
