@@ -20,7 +20,7 @@ struct message {
     enum class kind { full, notices, prune, graft } what;
     std::string from;
     std::string to;
-    std::vector<notice> notices; // full and graft: one
+    std::vector<notice> notices; // full: one; graft: none (a lost tree link) or one
 };
 
 class sim_herd {
@@ -48,8 +48,11 @@ public:
     void cut(const std::string& a, const std::string& b)
     {
         links.erase({std::min(a, b), std::max(a, b)});
-        servers[a].tree.link_down(b);
-        servers[b].tree.link_down(a);
+        for (const auto& [end, other] : {std::pair{a, b}, std::pair{b, a}}) {
+            for (const auto& lazy : servers[end].tree.link_down(other)) {
+                send({message::kind::graft, end, lazy, {}});
+            }
+        }
     }
 
     // Delivers everything, each message taking 1 ms, flushing notices
@@ -181,6 +184,9 @@ private:
             break;
         case message::kind::graft: {
             s.tree.on_graft(m.from);
+            if (m.notices.empty()) {
+                break; // only to be eager again
+            }
             const auto& want = m.notices.front();
             if (const auto it = s.store.find(want.client); it != s.store.end()) {
                 send({message::kind::full, m.to, m.from, {{want.client, it->second}}});
@@ -270,11 +276,11 @@ TEST_CASE("tree: a cut tree link is grafted around, and nothing is lost", "[tree
         }
     }
     REQUIRE_FALSE(cut.first.empty());
-    h.cut(cut.first, cut.second);
     h.sent.clear();
+    h.cut(cut.first, cut.second);
     h.iamat("Goloman", "after-cut", 2);
     CHECK(everywhere(h, "after-cut", 2));
-    CHECK(h.sent[message::kind::graft] >= 1);
+    CHECK(h.sent[message::kind::graft] >= 1); // at the cut, or for the record
     // The repaired tree carries the next updates with no graft; once any
     // second graft's redundant link is pruned, in N - 1 full messages.
     h.iamat("Hands", "next", 3);
@@ -357,4 +363,63 @@ TEST_CASE("tree: an awaited record is grafted from its first announcer, then the
     CHECK(t.take_notices("A") == std::vector<notice>{{"wombat", 1}});
     CHECK(t.take_notices("A").empty());
     CHECK(t.take_notices("B").empty()); // gone
+}
+
+TEST_CASE("tree: a lost eager link makes every lazy link eager, to be grafted; a lost lazy one changes nothing",
+          "[tree]")
+{
+    broadcast_tree t;
+    for (const auto* p : {"A", "B", "C", "D"}) {
+        t.link_up(p);
+    }
+    t.on_prune("B");
+    t.on_prune("C");
+    CHECK(t.link_down("B").empty()); // lazy: the tree is whole without it
+    CHECK(t.is_lazy("C"));
+    CHECK(t.link_down("A") == std::vector<std::string>{"C"});
+    CHECK(t.is_eager("C"));
+    CHECK(t.is_eager("D"));
+    CHECK(t.link_down("D").empty()); // eager, but no lazy link is left
+}
+
+TEST_CASE("tree: a server cut off by a lost server gets the next update at once, with no record-by-record graft",
+          "[tree]")
+{
+    // Welsh hangs off Holiday; Holiday also reaches Goloman and Wilkes.
+    sim_herd h(default_herd);
+    h.iamat("Goloman", "warm", 1);
+    h.iamat("Hands", "warm2", 2);
+    // Cut every eager link of one server that has a lazy one: the others
+    // must reach round it.
+    std::string hub;
+    for (const auto& [name, s] : h.servers) {
+        std::size_t eager = 0;
+        std::size_t lazy = 0;
+        for (const auto& [a, b] : h.links) {
+            if (a == name || b == name) {
+                const auto& other = a == name ? b : a;
+                eager += s.tree.is_eager(other) ? 1 : 0;
+                lazy += s.tree.is_lazy(other) ? 1 : 0;
+            }
+        }
+        if (eager >= 1 && lazy >= 1 && name != "Welsh") {
+            hub = name;
+            break;
+        }
+    }
+    REQUIRE_FALSE(hub.empty());
+    std::vector<std::pair<std::string, std::string>> eager_links;
+    for (const auto& [a, b] : h.links) {
+        if ((a == hub || b == hub) && h.servers[hub].tree.is_eager(a == hub ? b : a)) {
+            eager_links.emplace_back(a, b);
+        }
+    }
+    for (const auto& [a, b] : eager_links) {
+        h.cut(a, b);
+    }
+    h.sent.clear();
+    const auto before = h.now;
+    h.iamat(hub, "after", 3);
+    CHECK(everywhere(h, "after", 3));
+    CHECK(h.now - before < 250ms); // no graft_timeout waited
 }

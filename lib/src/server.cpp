@@ -14,6 +14,7 @@
 #include "peer/handle_peer.hpp"
 #include "peer/peer_link.hpp"
 #include "peer/peer_tls.hpp"
+#include "peer/tree_broadcast.hpp"
 #include "server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -41,7 +42,13 @@ server::state::state(asio::io_context& io, const topology& herd_, const server_c
       streams(me.name, options.clock, stats), flush_timer(io), sweep_timer(io), grace_timer(io)
 {
     core.observer = &streams;
+    if (herd.broadcast == broadcast_mode::tree) {
+        tree = std::make_unique<tree_broadcast>(*this);
+        core.spread = tree.get();
+    }
 }
+
+server::state::~state() = default;
 
 namespace {
 
@@ -159,6 +166,10 @@ void server::start()
     } else if (!s.herd.tls()) {
         s.log->warn("no shared secret configured: peers are not authenticated, peer port on loopback only");
     }
+    if (s.tree) {
+        s.log->info("records spread by an epidemic broadcast tree (broadcast = \"tree\")");
+        s.tree->start();
+    }
     asio::co_spawn(s.executor, start_server(state_, s.client_acceptor, handle_connection, "client"),
                    log_failure(s.log, "client accept loop"));
     asio::co_spawn(s.executor, start_server(state_, s.peer_acceptor, handle_peer, "peer"),
@@ -241,6 +252,10 @@ void server::state::stop()
         link->stop();
     }
     s.links.clear();
+    if (s.tree) {
+        s.core.spread = nullptr;
+        s.tree->stop();
+    }
     s.flush_timer.cancel();
     s.sweep_timer.cancel();
     asio::co_spawn(s.executor, finish_stopping(shared_from_this()), log_failure(s.log, "stopping"));

@@ -20,6 +20,7 @@
 namespace herd {
 
 class peer_link;
+class tree_broadcast;
 
 // A client connection as the sweeper and stop() see it: its socket, its
 // session (when it last sent a whole line, and the close that ends it), and
@@ -36,6 +37,9 @@ struct client_session {
 
 struct server::state : std::enable_shared_from_this<server::state> {
     state(boost::asio::io_context& io, const topology& herd, const server_config& me, server_options options);
+    ~state();
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
 
     boost::asio::any_io_executor executor;
     topology herd;
@@ -66,6 +70,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
     boost::asio::steady_timer flush_timer;
     std::map<std::string, std::shared_ptr<peer_link>, std::less<>> links;
+    // broadcast = "tree"; none: flood.
+    std::unique_ptr<tree_broadcast> tree;
     // Open connections, so stop() can end them (clients gracefully, peers
     // at once) and the sweeper can close idle clients and slow readers.
     std::unordered_set<client_session*> clients;

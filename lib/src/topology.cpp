@@ -332,7 +332,7 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
     refuse_unknown_keys(*table,
                         {"log_dir", "log_level", "log_max_bytes", "log_max_files", "data_dir", "fsync", "secret",
                          "secret_env", "admin_host", "catch_up", "anti_entropy", "peer_timeout", "tls_ca", "tls_cert",
-                         "tls_key"},
+                         "tls_key", "broadcast"},
                         source, "herd.");
     // A buffer of the log (64 KiB) must fit in a file many times over.
     herd.log_rotation.max_bytes = read_herd_count(*table, "log_max_bytes", std::int64_t{1} << 20, std::int64_t{1} << 40,
@@ -368,6 +368,19 @@ void read_herd_settings(const toml::table& root, topology& herd, const std::stri
             fail(source, "herd.peer_timeout must be at least 0.3 seconds");
         }
         herd.peer_timeout = *timeout;
+    }
+    if (auto broadcast = optional_string(*table, "broadcast", source, "herd.")) {
+        if (*broadcast != "flood" && *broadcast != "tree") {
+            fail(source, "herd.broadcast must be \"flood\" or \"tree\"");
+        }
+        herd.broadcast = *broadcast == "tree" ? broadcast_mode::tree : broadcast_mode::flood;
+        // The tree grafts around a lost link from its notices; what neither
+        // brings (a record lost on the last path to a server) only a
+        // reconciliation repairs.
+        if (herd.broadcast == broadcast_mode::tree && !herd.catch_up) {
+            fail(source, "herd.broadcast = \"tree\" needs herd.catch_up = true: reconciliation repairs what the "
+                         "tree loses");
+        }
     }
     if (auto host = optional_string(*table, "admin_host", source, "herd.")) {
         herd.admin_host = *host;

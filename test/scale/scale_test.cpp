@@ -55,6 +55,9 @@ struct settings {
     int fault_updates = 500; // while a server is down, and on each side of the partition
     unsigned seed = 0;       // 0: a random one
     std::string json;        // where the figures go too
+    std::string broadcast = "flood";
+    int warmup = 100;    // updates before the steady phase: the tree forms in them
+    double max_rmr = -1; // at least 0: fail above it
 };
 settings chosen;
 
@@ -185,15 +188,39 @@ std::uint64_t counter(const boost::json::value& status, const char* name)
 // Full records received over the herd, once they stop coming in: the
 // stores are identical before this is read, but the last redundant copies
 // may still be on their way.
-asio::awaitable<std::uint64_t> records_received(process_herd& herd, const std::vector<std::string>& names)
+// What the herd's links carried, over every server: full records, and
+// broadcast = "tree"'s own lines.
+struct traffic {
+    std::uint64_t records = 0; // full records received (herd_peer_messages_total in)
+    std::uint64_t notices = 0; // IHAVE lines sent
+    std::uint64_t prunes = 0;
+    std::uint64_t grafts = 0;
+    std::uint64_t tree_bytes = 0; // of those three
+
+    traffic operator-(const traffic& o) const
+    {
+        return {records - o.records, notices - o.notices, prunes - o.prunes, grafts - o.grafts,
+                tree_bytes - o.tree_bytes};
+    }
+    bool operator==(const traffic&) const = default;
+};
+
+// Once the counters have stopped moving (two reads 100 ms apart alike).
+asio::awaitable<traffic> settled_traffic(process_herd& herd, const std::vector<std::string>& names)
 {
     asio::steady_timer wait(co_await asio::this_coro::executor);
-    std::uint64_t last = 0;
+    traffic last;
     for (int settled = 0; settled < 2;) {
-        std::uint64_t sum = 0;
+        traffic sum;
         for (const auto& name : names) {
-            auto status = herd.admin_json(name, "/status");
-            sum += counter(co_await std::move(status), "peer_records_received");
+            auto read = herd.admin_json(name, "/status");
+            const auto status = co_await std::move(read);
+            sum.records += counter(status, "peer_records_received");
+            sum.notices += counter(status, "tree_notices_sent");
+            sum.prunes += counter(status, "tree_prunes_sent");
+            sum.grafts += counter(status, "tree_grafts_sent");
+            sum.tree_bytes += counter(status, "tree_notice_bytes_sent") + counter(status, "tree_prune_bytes_sent") +
+                              counter(status, "tree_graft_bytes_sent");
         }
         settled = sum == last ? settled + 1 : 0;
         last = sum;
@@ -290,7 +317,8 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
     std::mt19937 random(seed);
     const graph g = random_topology(chosen.servers, chosen.degree, random);
     const auto herd_file = on_free_ports(parse_topology(topology_toml(g), "scale.toml", "."));
-    process_herd herd(herd_file, herd_server_command());
+    const std::string extra = "broadcast = \"" + chosen.broadcast + "\"\n";
+    process_herd herd(herd_file, herd_server_command(), extra);
     std::vector<std::string> names;
     for (const auto& [name, neighbours] : g) {
         names.push_back(name);
@@ -314,12 +342,13 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
     herd.start_all();
 
     std::vector<std::string> acked;
-    std::uint64_t messages = 0;
+    traffic carried;
     std::optional<std::chrono::milliseconds> steady;
     std::optional<std::chrono::milliseconds> after_restart;
     std::optional<std::chrono::milliseconds> after_partition;
     std::string restarted;
-    const auto bound = std::chrono::seconds(120 + 3 * (chosen.updates + 3 * chosen.fault_updates) / chosen.rate);
+    const auto bound =
+        std::chrono::seconds(120 + 3 * (chosen.warmup + chosen.updates + 3 * chosen.fault_updates) / chosen.rate);
     run_async(
         [&](asio::io_context&) -> asio::awaitable<void> {
             // Every link up first, so no update waits on a dial.
@@ -330,12 +359,21 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
                     REQUIRE(took);
                 }
             }
-            const auto before = co_await records_received(herd, names);
+            // Under the tree the first updates flood and prune it into shape:
+            // the steady phase is measured after them.
+            auto warm = drive(herd, names, "w", chosen.warmup, chosen.rate, random, acked);
+            co_await std::move(warm);
+            auto warmed = stores_identical(herd, names, 30s, acked.size());
+            const auto warmed_up = co_await std::move(warmed);
+            REQUIRE(warmed_up);
+            auto counted = settled_traffic(herd, names);
+            const auto before = co_await std::move(counted);
             auto steady_load = drive(herd, names, "u", chosen.updates, chosen.rate, random, acked);
             co_await std::move(steady_load);
             auto same = stores_identical(herd, names, 30s, acked.size());
             steady = co_await std::move(same);
-            messages = co_await records_received(herd, names) - before;
+            auto counted_after = settled_traffic(herd, names);
+            carried = co_await std::move(counted_after) - before;
 
             // A server down through a stretch of updates, then started again.
             restarted = names[random() % names.size()];
@@ -387,18 +425,24 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
     const auto spread = propagation(herd, names, "u");
 
     const auto n = static_cast<double>(names.size());
-    const double per_update = static_cast<double>(messages) / chosen.updates;
+    const double per_update = static_cast<double>(carried.records) / chosen.updates;
+    const auto each = [](std::uint64_t count) { return static_cast<double>(count) / chosen.updates; };
     const double rmr = per_update / (n - 1) - 1;
     const auto ms = [](const std::optional<std::chrono::milliseconds>& d) {
         return d ? std::to_string(d->count()) + " ms" : std::string("not within the bound");
     };
     const auto mib = [](std::uint64_t b) { return static_cast<double>(b) / (1 << 20); };
-    std::printf("herd-scale: %zu servers, at most %d links each, %zu links, broadcast flood, seed %u\n\n", names.size(),
-                chosen.degree, link_count(g), seed);
+    std::printf("herd-scale: %zu servers, at most %d links each, %zu links, broadcast %s, seed %u\n\n", names.size(),
+                chosen.degree, link_count(g), chosen.broadcast.c_str(), seed);
     std::printf("| figure | value |\n|---|---:|\n");
     std::printf("| updates, each a new client at a random server | %d at %d/s |\n", chosen.updates, chosen.rate);
     std::printf("| peer messages per update (full records) | %.2f (a tree: %zu) |\n", per_update, names.size() - 1);
     std::printf("| RMR, messages / (N - 1) - 1 | %.3f |\n", rmr);
+    if (chosen.broadcast == "tree") {
+        std::printf(
+            "| tree lines per update: IHAVE / PRUNE / GRAFT, and their bytes | %.2f / %.3f / %.3f, %.0f bytes |\n",
+            each(carried.notices), each(carried.prunes), each(carried.grafts), each(carried.tree_bytes));
+    }
     std::printf("| propagation to the farthest server, p50 / p99 / max | %.2f / %.2f / %.2f ms (%zu updates) |\n",
                 spread.p50_ms, spread.p99_ms, spread.max_ms, spread.measured);
     std::printf("| all stores identical after the updates | %s |\n", ms(steady).c_str());
@@ -416,12 +460,18 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
             {"servers", names.size()},
             {"degree", chosen.degree},
             {"links", link_count(g)},
-            {"broadcast", "flood"},
+            {"broadcast", chosen.broadcast},
+            {"warmup", chosen.warmup},
             {"seed", seed},
             {"updates", chosen.updates},
             {"rate", chosen.rate},
             {"messages_per_update", per_update},
             {"rmr", rmr},
+            {"tree_lines_per_update",
+             {{"ihave", each(carried.notices)},
+              {"prune", each(carried.prunes)},
+              {"graft", each(carried.grafts)},
+              {"bytes", each(carried.tree_bytes)}}},
             {"propagation_ms", {{"p50", spread.p50_ms}, {"p99", spread.p99_ms}, {"max", spread.max_ms}}},
             {"converge_after_restart_ms", after_restart ? after_restart->count() : -1},
             {"converge_after_partition_ms", after_partition ? after_partition->count() : -1},
@@ -432,8 +482,11 @@ TEST_CASE("a random herd converges after a restart and a partition, every update
     CHECK(steady);
     CHECK(after_restart);
     CHECK(after_partition);
-    CHECK(acked.size() == static_cast<std::size_t>(chosen.updates + 3 * chosen.fault_updates));
-    CHECK(spread.measured == acked.size() - 3 * static_cast<std::size_t>(chosen.fault_updates));
+    CHECK(acked.size() == static_cast<std::size_t>(chosen.warmup + chosen.updates + 3 * chosen.fault_updates));
+    if (chosen.max_rmr >= 0) {
+        CHECK(rmr <= chosen.max_rmr);
+    }
+    CHECK(spread.measured == static_cast<std::size_t>(chosen.updates));
 }
 
 int main(int argc, char* argv[])
@@ -446,11 +499,18 @@ int main(int argc, char* argv[])
                 Opt(chosen.rate, "R")["--rate"]("updates a second") |
                 Opt(chosen.fault_updates, "F")["--fault-updates"]("updates while a server is down, and a side") |
                 Opt(chosen.seed, "S")["--seed"]("the topology's and the load's seed (0: random)") |
-                Opt(chosen.json, "FILE")["--json"]("also write the figures here"));
+                Opt(chosen.json, "FILE")["--json"]("also write the figures here") |
+                Opt(chosen.broadcast, "flood|tree")["--broadcast"]("the herd's broadcast") |
+                Opt(chosen.warmup, "W")["--warmup"]("updates before the steady phase") |
+                Opt(chosen.max_rmr, "X")["--max-rmr"]("fail if the steady phase's RMR is above this"));
     if (const int rc = session.applyCommandLine(argc, argv); rc != 0) {
         return rc;
     }
-    if (chosen.servers < 2 || chosen.degree < 1 || chosen.updates < 1 || chosen.rate < 1) {
+    if (chosen.broadcast != "flood" && chosen.broadcast != "tree") {
+        std::fprintf(stderr, "herd-scale: --broadcast must be flood or tree\n");
+        return 2;
+    }
+    if (chosen.servers < 2 || chosen.degree < 1 || chosen.updates < 1 || chosen.rate < 1 || chosen.warmup < 0) {
         std::fprintf(stderr, "herd-scale: --servers must be at least 2, --degree, --updates and --rate at least 1\n");
         return 2;
     }

@@ -96,8 +96,15 @@ struct server_stats {
     std::uint64_t reconciliations = 0;            // finished, on links this server dialled
     std::uint64_t reconcile_records_sent = 0;     // records sent in reconciliation messages, both sides of a link
     std::uint64_t reconcile_records_received = 0; // ... and received
-    std::uint64_t admin_open = 0;                 // a gauge: admin connections open now
-    std::uint64_t admin_refused = 0;              // over limits.admin_connections
+    // broadcast = "tree": the lines besides full records, written to neighbours.
+    std::uint64_t tree_notices_sent = 0;      // IHAVE lines, each a batch of notices
+    std::uint64_t tree_notice_bytes_sent = 0; // ... and their bytes
+    std::uint64_t tree_prunes_sent = 0;
+    std::uint64_t tree_prune_bytes_sent = 0;
+    std::uint64_t tree_grafts_sent = 0;
+    std::uint64_t tree_graft_bytes_sent = 0;
+    std::uint64_t admin_open = 0;    // a gauge: admin connections open now
+    std::uint64_t admin_refused = 0; // over limits.admin_connections
 
     // Peer-port connections not yet past the handshake (a gauge), and those
     // closed at accept because limits.peer_handshakes were already under way.

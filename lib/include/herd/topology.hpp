@@ -69,6 +69,8 @@ struct limits_config {
     std::size_t stream_queue_bytes = 1 << 20; // events waiting for one /v1/stream subscriber; past this: 1008
 };
 
+enum class broadcast_mode { flood, tree };
+
 struct topology {
     std::vector<server_config> servers; // sorted by name
     std::optional<std::string> secret;  // no secret and no TLS: peers unauthenticated, loopback only
@@ -93,6 +95,10 @@ struct topology {
     // A neighbour that answers nothing on its link for this long is down
     // (heartbeats go every third of it).
     std::chrono::milliseconds peer_timeout{3000};
+    // How a record that changed the store reaches the herd: "flood", the
+    // course's algorithm, over every link; "tree", Plumtree, in full down a
+    // spanning tree and as notices over the other links (docs/protocol.md).
+    broadcast_mode broadcast = broadcast_mode::flood;
     places_config places;
     limits_config limits;
 

@@ -33,6 +33,10 @@ location_store::outcome node::store_and_propagate(location_record record, std::s
     if (watched) {
         observer->stored(kept, before, came_from);
     }
+    if (spread != nullptr) {
+        spread->propagate(kept, came_from);
+        return outcome;
+    }
     if (sinks_.empty()) {
         return outcome;
     }

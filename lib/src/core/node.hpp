@@ -42,6 +42,15 @@ public:
                         std::string_view came_from) = 0;
 };
 
+// Decides who is sent a record that changed the store. None set: every
+// neighbour but the one it came from (flood, the prototype's propagate());
+// broadcast = "tree" sets one (peer/tree_broadcast.hpp).
+class broadcaster {
+public:
+    virtual ~broadcaster() = default;
+    virtual void propagate(const location_record& kept, std::string_view came_from) = 0;
+};
+
 class node {
 public:
     location_store store;
@@ -50,6 +59,8 @@ public:
     std::function<void(const location_record&)> on_stored;
     // Must outlive the node's use of it; none: nobody watches.
     store_observer* observer = nullptr;
+    // Must outlive the node's use of it; none: flood.
+    broadcaster* spread = nullptr;
 
     node();
     ~node();
@@ -61,7 +72,8 @@ public:
     void remove_neighbours() noexcept { sinks_.clear(); }
 
     // Stores a record; if it changed the store, logs it to disk and offers
-    // it to every neighbour but `came_from` (empty: a client's IAMAT).
+    // it to every neighbour but `came_from` (empty: a client's IAMAT), or
+    // hands it to `spread`.
     location_store::outcome store_and_propagate(location_record record, std::string_view came_from);
 
 private:

@@ -12,15 +12,27 @@ void broadcast_tree::link_up(std::string_view peer)
     l.notices.clear();
 }
 
-void broadcast_tree::link_down(std::string_view peer)
+std::vector<std::string> broadcast_tree::link_down(std::string_view peer)
 {
+    bool was_eager = false;
     if (auto it = links_.find(peer); it != links_.end()) {
+        was_eager = it->second.eager;
         links_.erase(it);
     }
     for (auto it = missing_.begin(); it != missing_.end();) {
         std::erase(it->second.announcers, peer);
         it = it->second.announcers.empty() ? missing_.erase(it) : std::next(it);
     }
+    std::vector<std::string> grafted;
+    if (was_eager) {
+        for (auto& [name, l] : links_) {
+            if (!l.eager) {
+                l.eager = true;
+                grafted.push_back(name);
+            }
+        }
+    }
+    return grafted;
 }
 
 bool broadcast_tree::is_eager(std::string_view peer) const
@@ -60,9 +72,12 @@ std::vector<std::string> broadcast_tree::on_stored(const notice& record, std::st
 bool broadcast_tree::on_redundant(std::string_view from)
 {
     const auto it = links_.find(from);
-    if (it == links_.end() || !it->second.eager) {
+    if (it == links_.end()) {
         return false;
     }
+    // Pruned again even if already lazy here: `from` sent in full, so it
+    // has this server eager. Its own view of the link may be newer than
+    // the last PRUNE (it joined the tree after that PRUNE came).
     it->second.eager = false;
     return true;
 }

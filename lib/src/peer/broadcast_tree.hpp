@@ -48,8 +48,12 @@ public:
     // once, and is pruned if it proves redundant.
     void link_up(std::string_view peer);
     // A link went down: forgotten, with the notices it owed and its
-    // announcements, so no graft waits on it.
-    void link_down(std::string_view peer);
+    // announcements, so no graft waits on it. If it was eager, the tree
+    // may be cut there: every lazy link is eager from now on, and returned,
+    // to be sent a GRAFT that names no record, so records come round the
+    // cut at once rather than one graft_timeout late each. The redundant
+    // paths that opens are pruned again as their duplicates come.
+    std::vector<std::string> link_down(std::string_view peer);
 
     bool is_eager(std::string_view peer) const;
     bool is_lazy(std::string_view peer) const;
@@ -61,8 +65,9 @@ public:
     std::vector<std::string> on_stored(const notice& record, std::string_view came_from);
 
     // A full record from `from` that did not change the store: `from` is a
-    // redundant path. True if a PRUNE must be sent to it (it was eager and
-    // is lazy now).
+    // redundant path, lazy from now on. True if a PRUNE must be sent to it:
+    // it is in the tree here (whatever it was, it sent in full, so it takes
+    // this server for eager).
     bool on_redundant(std::string_view from);
 
     // `from` pruned this server: it is lazy from here on.

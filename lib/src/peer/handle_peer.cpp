@@ -9,6 +9,8 @@
 #include "peer/peer_protocol.hpp"
 #include "peer/receive_record.hpp"
 #include "peer/reconciliation.hpp"
+#include "peer/tree_broadcast.hpp"
+#include "peer/tree_messages.hpp"
 #include "protocol/line_io.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -95,6 +97,25 @@ asio::awaitable<void> serve_link(server::state& self, peer::peer_stream& stream,
                 heartbeats = true;
                 out += peer::pong_line;
                 out += '\n';
+            } else if (!messages.started() && peer::is_tree_line(*line)) {
+                const auto tree_line = peer::parse_tree_line(*line);
+                if (!tree_line) {
+                    self.log->warn("peer link from {} closed: not a broadcast tree line: {}", neighbour,
+                                   escape_for_log(*line));
+                    co_return;
+                }
+                if (tree_line->kind == peer::tree_line_kind::broadcast) {
+                    // The dialer's question: how this server broadcasts.
+                    if (!self.tree) {
+                        self.log->warn("peer {} broadcasts by tree, this server by flood: its link here floods "
+                                       "(broadcast = \"tree\" needs it at both ends)",
+                                       neighbour);
+                    }
+                    out += peer::format_broadcast(self.tree != nullptr);
+                    out += '\n';
+                } else if (self.tree) {
+                    self.tree->receive(neighbour, *tree_line);
+                }
             } else if (messages.started() || peer::is_message_line(*line)) {
                 auto fed = messages.feed(*line);
                 if (!fed.ok) {
@@ -112,7 +133,12 @@ asio::awaitable<void> serve_link(server::state& self, peer::peer_stream& stream,
                     }
                 }
             } else {
-                receive_record(self, *line, neighbour);
+                const auto outcome = receive_record(self, *line, neighbour);
+                // A record the store already had came a second way: under
+                // the tree, that link is redundant.
+                if (self.tree && outcome == location_store::outcome::duplicate) {
+                    self.tree->duplicate_from(neighbour);
+                }
             }
         }
         bool written = true;

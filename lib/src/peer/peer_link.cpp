@@ -6,6 +6,8 @@
 #include "peer/drive_handshake.hpp"
 #include "peer/peer_protocol.hpp"
 #include "peer/receive_record.hpp"
+#include "peer/tree_broadcast.hpp"
+#include "peer/tree_messages.hpp"
 #include "protocol/line_io.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -34,6 +36,10 @@ constexpr std::size_t backlog_bytes = std::size_t{64} * 1024;
 // The first retry after a failed dial, doubled each time up to
 // server_options::reconnect_interval.
 constexpr auto first_retry = std::chrono::milliseconds(100);
+// How long notices wait to go in one IHAVE batch. Short beside the tree's
+// graft_timeout, and longer than a record takes down the tree here, so a
+// notice seldom comes before the record it names.
+constexpr auto notice_batch = std::chrono::milliseconds(20);
 } // namespace
 
 peer_link::peer_link(std::shared_ptr<server::state> owner, const server_config& neighbour)
@@ -92,6 +98,75 @@ void peer_link::offer(const std::shared_ptr<const std::string>& at_line)
         ++owner_->stats.peer_records_dropped;
         return;
     }
+}
+
+void peer_link::announce()
+{
+    if (in_tree_ && notices_due_ == clock::time_point::max()) {
+        notices_due_ = clock::now() + notice_batch;
+        wake();
+    }
+}
+
+void peer_link::prune()
+{
+    if (in_tree_) {
+        prune_owed_ = true;
+        wake();
+    }
+}
+
+void peer_link::graft(std::optional<peer::notice> wanted)
+{
+    if (in_tree_) {
+        grafts_owed_.push_back(std::move(wanted));
+        wake();
+    }
+}
+
+void peer_link::joined_tree(bool neighbour_tree)
+{
+    if (!neighbour_tree) {
+        // Both ends must agree, or the notices would be garbage to it: the
+        // link floods, and the rest of the herd is still a tree.
+        owner_->log->warn("peer link to {}: {} broadcasts by flood; this link floods (broadcast = \"tree\" "
+                          "needs it at both ends)",
+                          neighbour_.name, neighbour_.name);
+        return;
+    }
+    if (owner_->tree && !in_tree_) {
+        in_tree_ = true;
+        owner_->tree->link_up(neighbour_.name);
+    }
+}
+
+std::string peer_link::take_tree_lines(clock::time_point now)
+{
+    std::string out;
+    auto& stats = owner_->stats;
+    if (prune_owed_) {
+        prune_owed_ = false;
+        out += peer::prune_line;
+        out += '\n';
+        ++stats.tree_prunes_sent;
+        stats.tree_prune_bytes_sent += peer::prune_line.size() + 1;
+    }
+    for (const auto& wanted : grafts_owed_) {
+        const auto before = out.size();
+        out += peer::format_graft(wanted);
+        out += '\n';
+        ++stats.tree_grafts_sent;
+        stats.tree_graft_bytes_sent += out.size() - before;
+    }
+    grafts_owed_.clear();
+    if (now >= notices_due_) {
+        notices_due_ = clock::time_point::max();
+        const auto before = out.size();
+        stats.tree_notices_sent += peer::append_ihave_lines(out, owner_->tree->take_notices(neighbour_.name),
+                                                            owner_->herd.limits.peer_line_bytes);
+        stats.tree_notice_bytes_sent += out.size() - before;
+    }
+    return out;
 }
 
 void peer_link::tell(link_event e) const
@@ -220,6 +295,11 @@ asio::awaitable<void> peer_link::serve()
     acked_ = 0;
     drained_ = {};
     written_ = 0;
+    bool write_failed = false; // before the loop
+    in_tree_ = false;
+    prune_owed_ = false;
+    grafts_owed_.clear();
+    notices_due_ = clock::time_point::max();
     auto next_ping = heard_ + heartbeat;
     auto next_anti_entropy = anti_entropy.count() > 0 ? heard_ + anti_entropy : clock::time_point::max();
     if (herd_acceptor_) {
@@ -237,10 +317,23 @@ asio::awaitable<void> peer_link::serve()
     // outage: the one dialled by the server whose name sorts first, which
     // also runs the anti-entropy. A link whose own queue overflowed
     // repairs that itself.
+    if (owner_->tree && herd_acceptor_) {
+        // The link joins the tree once the neighbour answers in kind; till
+        // then it floods.
+        const std::string ask = peer::format_broadcast(true) + "\n";
+        const bool asked = co_await send(ask);
+        if (!asked) {
+            write_failed = true;
+        }
+    } else if (owner_->tree) {
+        owner_->log->info("peer link to {}: a server without the tree (no store summary in its WELCOME); this "
+                          "link floods",
+                          neighbour_.name);
+    }
     const bool leads = owner_->me.name < neighbour_.name;
     bool must_reconcile = repairs && (outbox_.overflowed() || (leads && (catch_up_ || outbox_.dirty())));
     std::string batch;
-    while (!stopped_ && (reading_ || !herd_acceptor_)) {
+    while (!write_failed && !stopped_ && (reading_ || !herd_acceptor_)) {
         if (reconciling_ && !answers_.empty()) {
             const auto in = std::move(answers_.front());
             answers_.pop_front();
@@ -282,6 +375,16 @@ asio::awaitable<void> peer_link::serve()
             }
             continue;
         }
+        if (in_tree_) {
+            const auto lines = take_tree_lines(now);
+            if (!lines.empty()) {
+                const bool sent = co_await send(lines);
+                if (!sent) {
+                    break;
+                }
+                continue;
+            }
+        }
         if (!outbox_.empty()) {
             batch.clear();
             const auto count = outbox_.take(batch, max_batch_bytes);
@@ -317,12 +420,19 @@ asio::awaitable<void> peer_link::serve()
         if (repairs) {
             until = std::min(until, leads ? next_anti_entropy : clock::time_point::max());
         }
+        if (in_tree_) {
+            until = std::min(until, notices_due_);
+        }
         wake_.expires_at(until);
         co_await wake_.async_wait(use_tuple);
     }
     // What is still queued waits for the next link up; what the dead socket
     // swallowed is owed to the next reconciliation.
     outbox_.went_down();
+    if (in_tree_) {
+        in_tree_ = false;
+        owner_->tree->link_down(neighbour_.name);
+    }
     if (reconciling_) {
         reconciling_.reset();
     }
@@ -346,6 +456,15 @@ asio::awaitable<void> peer_link::read_answers()
             }
             heard_ = clock::now();
             if (*line == peer::pong_line) {
+                continue;
+            }
+            if (peer::is_tree_line(*line)) {
+                const auto answer = peer::parse_tree_line(*line);
+                if (!answer || answer->kind != peer::tree_line_kind::broadcast) {
+                    note_down("not an answer to BROADCAST: " + escape_for_log(*line));
+                    co_return;
+                }
+                joined_tree(answer->tree);
                 continue;
             }
             auto fed = messages.feed(*line);

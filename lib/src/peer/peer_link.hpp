@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/node.hpp"
+#include "peer/broadcast_tree.hpp"
 #include "peer/outbox.hpp"
 #include "peer/peer_stream.hpp"
 #include "peer/reconciliation.hpp"
@@ -18,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace herd {
 
@@ -34,6 +36,15 @@ public:
     void offer(const std::shared_ptr<const std::string>& at_line) override;
 
     const std::string& neighbour() const noexcept override { return neighbour_.name; }
+
+    // broadcast = "tree" (peer/tree_broadcast.hpp): notices are owed to
+    // the neighbour (they go in one batch, a little later); a PRUNE; a
+    // GRAFT asking for `wanted` (none: only to be eager again). Each is
+    // dropped if the link goes down first: the tree forgets the link then,
+    // and starts it over eager.
+    void announce();
+    void prune();
+    void graft(std::optional<peer::notice> wanted);
     bool up() const noexcept { return up_; }
     // When the link last went up or down.
     std::chrono::system_clock::time_point since() const noexcept { return since_; }
@@ -50,6 +61,10 @@ private:
     boost::asio::awaitable<void> read_answers();
     boost::asio::awaitable<bool> send(const std::string& bytes);
     boost::asio::awaitable<bool> send_message(const peer::reconcile_message& message);
+    // The tree's lines owed now (PRUNE, GRAFTs, and the notices once due),
+    // counted in the stats; empty: none.
+    std::string take_tree_lines(clock::time_point now);
+    void joined_tree(bool neighbour_tree);
     void start_reconciliation();
     void finish_reconciliation();
     void wake() { wake_.cancel(); }
@@ -83,6 +98,10 @@ private:
     std::unique_ptr<peer::reconciliation> reconciling_; // none: no reconciliation under way
     std::uint64_t repairing_ = 0;                       // records not queued that the reconciliation under way repairs
     std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+    bool in_tree_ = false;                                     // the neighbour answered BROADCAST tree
+    bool prune_owed_ = false;                                  // a PRUNE to send
+    std::vector<std::optional<peer::notice>> grafts_owed_;     // GRAFTs to send
+    clock::time_point notices_due_ = clock::time_point::max(); // when the owed notices go
 };
 
 } // namespace herd

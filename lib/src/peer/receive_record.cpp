@@ -6,12 +6,13 @@
 
 namespace herd {
 
-void receive_record(server::state& self, std::string_view line, const std::string& neighbour)
+std::optional<location_store::outcome> receive_record(server::state& self, std::string_view line,
+                                                      const std::string& neighbour)
 {
     auto record = parse_at_line(line);
     if (!record || self.herd.find(record->server) == nullptr) {
         self.log->warn("peer {} sent something that is not a record: {}", neighbour, escape_for_log(line));
-        return;
+        return std::nullopt;
     }
     ++self.stats.peer_records_received;
     const auto outcome = self.core.store_and_propagate(location_record::from(*record, line), neighbour);
@@ -20,6 +21,7 @@ void receive_record(server::state& self, std::string_view line, const std::strin
     }
     log_info_bytes(*self.log, self.log_scratch, {"peer ", neighbour, " > "}, line,
                    outcome == location_store::outcome::stored ? " (stored)" : " (not newer)");
+    return outcome;
 }
 
 } // namespace herd

@@ -4,11 +4,14 @@
 
 #include "server_state.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace herd {
 
-void receive_record(server::state& self, std::string_view line, const std::string& neighbour);
+// What the store made of it; nothing: not a record (logged).
+std::optional<location_store::outcome> receive_record(server::state& self, std::string_view line,
+                                                      const std::string& neighbour);
 
 } // namespace herd
