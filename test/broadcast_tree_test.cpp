@@ -365,7 +365,7 @@ TEST_CASE("tree: an awaited record is grafted from its first announcer, then the
     CHECK(t.take_notices("B").empty()); // gone
 }
 
-TEST_CASE("tree: a lost eager link makes every lazy link eager, to be grafted; a lost lazy one changes nothing",
+TEST_CASE("tree: a lost eager link makes every lazy link eager, to be grafted, and a lost lazy one changes nothing",
           "[tree]")
 {
     broadcast_tree t;

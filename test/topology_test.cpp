@@ -335,3 +335,16 @@ TEST_CASE("with TLS and no secret a server's host may be off loopback", "[topolo
     CHECK(herd.find("A")->host == "10.0.0.5");
     CHECK_THAT(refusal("[servers.A]\nhost = \"10.0.0.5\"\nport = 1\n"), Catch::Contains("herd.tls_ca"));
 }
+
+TEST_CASE("herd.broadcast is flood by default, tree when asked, and refused otherwise or without catch-up", "[topology]")
+{
+    const std::string servers = "[servers.Goloman]\nport = 12000\nneighbors = []\n";
+    CHECK(parse_topology(servers, "t.toml", ".").broadcast == broadcast_mode::flood);
+    CHECK(parse_topology("[herd]\nbroadcast = \"tree\"\n" + servers, "t.toml", ".").broadcast == broadcast_mode::tree);
+    CHECK(parse_topology("[herd]\nbroadcast = \"flood\"\n" + servers, "t.toml", ".").broadcast ==
+          broadcast_mode::flood);
+    CHECK_THROWS_WITH(parse_topology("[herd]\nbroadcast = \"gossip\"\n" + servers, "t.toml", "."),
+                      Catch::Contains("herd.broadcast must be \"flood\" or \"tree\""));
+    CHECK_THROWS_WITH(parse_topology("[herd]\ncatch_up = false\nbroadcast = \"tree\"\n" + servers, "t.toml", "."),
+                      Catch::Contains("needs herd.catch_up = true"));
+}

@@ -48,7 +48,8 @@ std::string first_line(const std::string& text)
 // The default herd on free ports, run by the chosen implementation.
 struct herd_of_five {
     explicit herd_of_five(const std::string& extra_toml = "", std::vector<std::string> env = {})
-        : processes(on_free_ports(default_topology()), current().command, extra_toml, std::move(env))
+        : processes(on_free_ports(default_topology()), current().command, current().herd_toml + extra_toml,
+                    std::move(env))
     {
     }
     process_herd processes;

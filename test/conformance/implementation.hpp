@@ -10,8 +10,9 @@
 namespace herd::conformance {
 
 struct implementation {
-    std::string name;             // cpp, python, node, java-threads, java-netty, or "custom"
+    std::string name;             // cpp, cpp-tree, python, node, java-threads, java-netty, or "custom"
     test::server_command command; // how to start one server
+    std::string herd_toml = {};   // [herd] keys every herd of the suite gets (cpp-tree: broadcast = "tree")
 };
 
 const implementation& current();
@@ -20,6 +21,7 @@ const implementation& current();
 // java-threads, java-netty (the Java launchers build their jars if stale).
 std::vector<implementation> in_repository();
 
+// One of in_repository(), or cpp-tree: Herd with broadcast = "tree".
 // Throws std::invalid_argument for an unknown name.
 void select(std::string_view name, const std::string& command_template);
 

@@ -1,6 +1,6 @@
 // herd-conformance: one black-box suite for every implementation of the
 // herd protocol. `--impl cpp|python|node|java-threads|java-netty` picks one
-// of the five in this repository; `--command "TEMPLATE"` starts anything else ({name} and
+// of the five in this repository (cpp-tree: Herd with broadcast = "tree"); `--command "TEMPLATE"` starts anything else ({name} and
 // {config} are filled in). Cases that need what only Herd has are tagged
 // [herd-only]; leave them out for others with the test spec ~[herd-only].
 #define CATCH_CONFIG_RUNNER
@@ -43,6 +43,10 @@ void select(std::string_view name, const std::string& command_template)
         chosen() = {"custom", {command_template}};
         return;
     }
+    if (name == "cpp-tree") {
+        chosen() = {"cpp-tree", test::herd_server_command(), "broadcast = \"tree\"\n"};
+        return;
+    }
     for (auto& impl : in_repository()) {
         if (impl.name == name) {
             chosen() = std::move(impl);
@@ -50,7 +54,7 @@ void select(std::string_view name, const std::string& command_template)
         }
     }
     throw std::invalid_argument("unknown implementation " + std::string(name) +
-                                " (known: cpp, python, node, java-threads, java-netty)");
+                                " (known: cpp, cpp-tree, python, node, java-threads, java-netty)");
 }
 
 } // namespace herd::conformance
@@ -61,7 +65,7 @@ int main(int argc, char* argv[])
     std::string impl = "cpp";
     std::string command;
     using Catch::clara::Opt;
-    session.cli(session.cli() | Opt(impl, "cpp|python|node|java-threads|java-netty")["--impl"]("the implementation to test") |
+    session.cli(session.cli() | Opt(impl, "cpp|cpp-tree|python|node|java-threads|java-netty")["--impl"]("the implementation to test") |
                 Opt(command, "template")["--command"]("start a server with this command ({name}, {config})"));
     if (const int rc = session.applyCommandLine(argc, argv); rc != 0) {
         return rc;

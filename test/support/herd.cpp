@@ -86,10 +86,15 @@ local_herd::~local_herd() = default;
 
 void local_herd::start(const std::string& name)
 {
+    start(name, herd_);
+}
+
+void local_herd::start(const std::string& name, const topology& as_seen)
+{
     auto options = test_options(name, places_);
     options.on_stored = [this](const location_record&) { changed_.notify(); };
     options.on_link = [this](std::string_view, link_event) { changed_.notify(); };
-    auto s = std::make_unique<server>(io_, herd_, name, std::move(options));
+    auto s = std::make_unique<server>(io_, as_seen, name, std::move(options));
     s->start();
     servers_[name] = std::move(s);
 }

@@ -57,6 +57,9 @@ public:
     ~local_herd();
 
     void start(const std::string& name);
+    // The server reads `as_seen` for the herd instead (a mixed herd: its
+    // own [herd] settings); its ports must be the herd's.
+    void start(const std::string& name, const topology& as_seen);
     void start_all();
     void stop(const std::string& name);
 
