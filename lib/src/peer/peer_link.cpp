@@ -311,12 +311,6 @@ asio::awaitable<void> peer_link::serve()
             log_failure(self->owner_->log, "link to " + self->neighbour_.name + " reader")(failure);
         });
     }
-    // A fresh link reconciles whatever the summary said: what went missing
-    // while it was down may lie on either side. Reconciliation goes both
-    // ways, so of the two links between a pair one is enough to repair an
-    // outage: the one dialled by the server whose name sorts first, which
-    // also runs the anti-entropy. A link whose own queue overflowed
-    // repairs that itself.
     if (owner_->tree && herd_acceptor_) {
         // The link joins the tree once the neighbour answers in kind; till
         // then it floods.
@@ -330,6 +324,12 @@ asio::awaitable<void> peer_link::serve()
                           "link floods",
                           neighbour_.name);
     }
+    // A fresh link reconciles whatever the summary said: what went missing
+    // while it was down may lie on either side. Reconciliation goes both
+    // ways, so of the two links between a pair one is enough to repair an
+    // outage: the one dialled by the server whose name sorts first, which
+    // also runs the anti-entropy. A link whose own queue overflowed
+    // repairs that itself.
     const bool leads = owner_->me.name < neighbour_.name;
     bool must_reconcile = repairs && (outbox_.overflowed() || (leads && (catch_up_ || outbox_.dirty())));
     std::string batch;
@@ -429,10 +429,6 @@ asio::awaitable<void> peer_link::serve()
     // What is still queued waits for the next link up; what the dead socket
     // swallowed is owed to the next reconciliation.
     outbox_.went_down();
-    if (in_tree_) {
-        in_tree_ = false;
-        owner_->tree->link_down(neighbour_.name);
-    }
     if (reconciling_) {
         reconciling_.reset();
     }
@@ -440,6 +436,12 @@ asio::awaitable<void> peer_link::serve()
     while (reading_) {
         wake_.expires_at(clock::time_point::max());
         co_await wake_.async_wait(use_tuple);
+    }
+    // Only now: the reader may have joined the tree from what it had read
+    // before the close.
+    if (in_tree_) {
+        in_tree_ = false;
+        owner_->tree->link_down(neighbour_.name);
     }
 }
 
