@@ -5,7 +5,9 @@
 // - peer messages per update (full records received, herd_peer_messages_total
 //   in, over every server) and the relative message redundancy, RMR =
 //   messages / (N - 1) - 1: 0 for a spanning tree, 2E / (N - 1) - 2 for a
-//   flood over E links;
+//   flood over E links; under --broadcast tree also the tree's own lines
+//   (IHAVE, PRUNE, GRAFT) per update and their bytes. The steady phase
+//   follows --warmup updates, in which the tree prunes itself into shape;
 // - propagation to the farthest server, p50 and p99: from the origin's log
 //   line for its AT reply to the last "(stored)" line for the record among
 //   the others' logs (one clock, microsecond timestamps);
@@ -16,8 +18,9 @@
 //
 // Every update is a new client, so "every store holds every acknowledged
 // update" is "every store is identical and holds them all", which is
-// checked after each phase. `herd-scale --servers N --degree D`
-// (scripts/herd-scale N D) prints a table, and --json writes the figures.
+// checked after each phase. `herd-scale --servers N --degree D
+// [--broadcast tree]` (scripts/herd-scale N D) prints a table, --json
+// writes the figures, and --max-rmr fails a run whose RMR is above it.
 #define CATCH_CONFIG_RUNNER
 #include "support/async.hpp"
 #include "support/fault_proxy.hpp"
