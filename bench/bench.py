@@ -535,6 +535,7 @@ LOADS = {
     "rr1000": Load("rr1000", "IAMAT, 1000 conns, request-reply", ["-c", "1000", "--ids", "repeated"]),
     "pipe64": Load("pipe64", "IAMAT, 64 conns, pipelined x16", ["-c", "64", "-d", "16", "--ids", "repeated"]),
     "new64": Load("new64", "IAMAT new clients, 64 x16", ["-c", "64", "-d", "16", "--ids", "distinct"]),
+    "pipe1000": Load("pipe1000", "IAMAT, 1000 conns, pipelined x16", ["-c", "1000", "-d", "16", "--ids", "repeated"]),
 }
 
 
@@ -1035,6 +1036,47 @@ def half_load(bench: Bench, systems: list[System]) -> None:
     bench.extra["half_rate"] = rate
 
 
+def tails(bench: Bench) -> None:
+    """Herd beside Redis and the floor, their runs interleaved: request and
+    reply at 64 connections (for Herd's peak), the paced run at half of it,
+    and both loads at 1,000 connections. `--runs 10` gives the ten
+    interleaved runs the tail and 1,000-connection targets are judged by."""
+    systems = [HerdSystem(bench, "herd", "Herd"), RedisSystem(bench), LineSystem(bench)]
+    bench.say("Herd, Redis and the floor side by side:")
+    try:
+        for system in systems:
+            system.start()
+        bench.measure_side_by_side(systems, LOADS["rr64"])
+        machine_gaps(bench)
+        half_load(bench, systems)
+        for key in ("rr1000", "pipe1000"):
+            bench.measure_side_by_side(systems, LOADS[key])
+    finally:
+        for system in systems:
+            system.stop()
+
+
+def tails_table(bench: Bench) -> str:
+    r = bench.results
+    rate = bench.extra.get("half_rate", 0)
+    loads = [("rr64", "64 conns, request-reply"), ("half64", f"64 conns, paced {rate:,.0f}/s"),
+             ("rr1000", "1000 conns, request-reply"), ("pipe1000", "1000 conns, pipelined x16")]
+    lines = [f"Herd, Redis and the floor, {bench.args.runs} interleaved runs of {bench.args.seconds} s each", "",
+             "| load | system | replies/s, median | x Redis | p99 ms, median | p99 ms of each run |",
+             "|---|---|---:|---:|---:|---|"]
+    for key, label in loads:
+        redis = r.get(("redis", key))
+        for system, name in (("herd", "Herd"), ("redis", "Redis"), ("line", "floor")):
+            res = r.get((system, key))
+            if res is None or not res.throughput:
+                continue
+            ratio = median(res.throughput) / median(redis.throughput) if redis and redis.throughput else float("nan")
+            each = ", ".join(f"{p / 1000:.2f}" for p in res.p99)
+            lines.append(f"| {label} | {name} | {median(res.throughput):,.0f} | {ratio:.2f} | "
+                         f"{median(res.p99) / 1000:.3f} | {each} |")
+    return "\n".join(lines)
+
+
 def whatsat(bench: Bench, system: System, key: str, label: str) -> None:
     bench.measure(system, Load(key, label, ["-c", "64"]), command="whatsat")
 
@@ -1474,14 +1516,16 @@ def main() -> int:
     parser.add_argument("--fanout-rate", type=float, default=100.0,
                         help="IAMATs per second in the /v1/stream fan-out, each delivered to 1,000 subscribers")
     parser.add_argument("--plots", help="also draw the figures as SVG plots in this directory (gnuplot)")
-    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java", "http", "scale"],
+    parser.add_argument("--only", choices=["durability", "convergence", "tls", "places", "java", "http", "scale",
+                                           "tails"],
                         help="run one section alone: durability (fsync always beside Redis's and Herd's batch), "
                              "convergence (a burst at the herd of five, a restart with a big store, reconciliation), "
                              "tls (the herd of five with plain and TLS peer links), "
                              "places (start-up and memory with and without the world places), "
                              "java (the two Java references' columns alone), "
                              "http (the HTTP port and WebSockets beside the line port, and the stream fan-out), "
-                             "scale (herd-scale's herds of 5, 20 and 50 servers)")
+                             "scale (herd-scale's herds of 5, 20 and 50 servers, flood and tree), "
+                             "tails (Herd beside Redis and the floor: the paced run and 1,000 connections)")
     args = parser.parse_args()
 
     global SERVER_CPUS, LOAD_CPUS
@@ -1514,6 +1558,8 @@ def main() -> int:
             http_suite(bench)
         elif args.only == "scale":
             herd_scale(bench)
+        elif args.only == "tails":
+            tails(bench)
         else:
             run_suite(bench)
             herd_scale(bench)
@@ -1541,6 +1587,8 @@ def main() -> int:
         print(http_table(bench))
     elif args.only == "scale":
         print(scale_table(bench))
+    elif args.only == "tails":
+        print(tails_table(bench))
     else:
         print(table(bench))
         print()

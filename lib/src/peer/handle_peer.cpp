@@ -1,7 +1,7 @@
 // The peer port: neighbours dial in, prove they are members of the herd,
 // send the records that changed their stores (or notices of them, under
-// the tree), and reconcile with this one. Nothing on this port is
-// believed before the handshake, and the client port never reaches here.
+// the tree), and reconcile with this one. Nothing on this port is believed
+// before the handshake, and the client port never reaches here.
 #include "peer/handle_peer.hpp"
 
 #include "async/within.hpp"
@@ -69,9 +69,10 @@ asio::awaitable<std::optional<std::string>> accept_handshake(server::state& self
 // After WELCOME: records sent by the dialer, its heartbeats (each
 // answered), its reconciliation messages (each answered with the next
 // message), and under broadcast = "tree" its question BROADCAST (answered)
-// and its notices, prunes and grafts. A dialer that has sent a heartbeat is expected to keep sending
-// them: silence for herd.peer_timeout then closes the link. The Python and
-// Node references send only records, and are never timed out.
+// and its notices, prunes and grafts. A dialer that has sent a heartbeat
+// is expected to keep sending them: silence for herd.peer_timeout then
+// closes the link. The Python and Node references send only records, and
+// are never timed out.
 asio::awaitable<void> serve_link(server::state& self, peer::peer_stream& stream, detail::line_reader& reader,
                                  const std::string& neighbour)
 {
