@@ -57,7 +57,9 @@ def throughput(figures: dict, out: Path) -> str | None:
         for s in systems:
             r = result(figures, s, load)
             cells.append(f"{median(r['throughput']):.0f}" if r and r["throughput"] else "?")
-        rows.append(quoted(name) + " " + " ".join(cells))
+        # Two lines a tick ("64 conns" over "request-reply"): on one line
+        # the neighbouring loads' names run into each other.
+        rows.append(quoted(name).replace(", ", "\\n") + " " + " ".join(cells))
     return (HEAD.format(out=out) + "$data << EOD\n" + "\n".join(rows) + "\nEOD\n"
             'set title "Replies per second by load (median of runs; log scale)"\n'
             "set logscale y\nset format y \"%.0s%c\"\nset yrange [1000:*]\n"
