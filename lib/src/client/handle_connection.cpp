@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
+#include <optional>
 #include <tuple>
 
 namespace herd {
@@ -41,24 +42,30 @@ private:
     server::state& state_;
 };
 
-// Writes all of `bytes`; false if the connection failed, or the sweeper
-// closed it. Replies nearly always fit in the socket's send buffer, and then
-// one non-blocking send finishes them in this turn of the loop: no
-// asynchronous operation, no completion queued and resumed later. Only what
-// does not fit waits in async_write, watched by the sweeper.
-asio::awaitable<bool> send_replies(client_session& session, std::string_view bytes)
+// Sends what the socket's send buffer takes of `bytes` now, without
+// waiting: how many bytes, or nothing if the connection failed. Replies
+// nearly always fit, and then this one non-blocking send finishes them in
+// this turn of the loop: no coroutine frame, no asynchronous operation, no
+// completion queued and resumed later.
+std::optional<std::size_t> send_now(client_session& session, std::string_view bytes)
 {
     boost::system::error_code ec;
     const std::size_t sent = session.socket.write_some(asio::buffer(bytes), ec);
     if (ec && ec != asio::error::would_block) {
-        co_return false;
+        return std::nullopt;
     }
-    if (sent < bytes.size()) {
-        session.write_started = std::chrono::steady_clock::now();
-        const auto rest = asio::buffer(bytes) + sent;
-        std::tie(ec, std::ignore) = co_await asio::async_write(session.socket, rest, use_tuple);
-        session.write_started = client_session::time_point::max();
-    }
+    return sent;
+}
+
+// Writes what send_now left of `bytes`, in async_write, watched by the
+// sweeper; false if the connection failed, or the sweeper closed it.
+asio::awaitable<bool> send_rest(client_session& session, std::string_view bytes, std::size_t sent)
+{
+    session.write_started = std::chrono::steady_clock::now();
+    const auto rest = asio::buffer(bytes) + sent;
+    boost::system::error_code ec;
+    std::tie(ec, std::ignore) = co_await asio::async_write(session.socket, rest, use_tuple);
+    session.write_started = client_session::time_point::max();
     co_return !ec;
 }
 
@@ -95,7 +102,12 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
             break;
         }
         case session_fsm::action::kind::write: {
-            const bool ok = co_await send_replies(session, next.bytes);
+            const auto sent = send_now(session, next.bytes);
+            bool ok = sent && *sent == next.bytes.size();
+            if (sent && !ok) {
+                auto rest = send_rest(session, next.bytes, *sent);
+                ok = co_await std::move(rest);
+            }
             next = fsm.on_written(ok);
             break;
         }
@@ -109,7 +121,7 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
 
 asio::awaitable<void> handle_connection(std::shared_ptr<server::state> self, tcp::socket socket)
 {
-    // send_replies tries a send before it waits; without this, a send
+    // send_now tries a send before anything waits; without this, a send
     // that would block would block the whole loop.
     boost::system::error_code failed;
     socket.non_blocking(true, failed);

@@ -38,32 +38,6 @@ void server_host::replied(std::string_view replies)
     log_info_bytes(*self_.log, self_.log_scratch, {"client ", client_, " > "}, replies);
 }
 
-namespace {
-
-// Waits until the store log acknowledges record `wanted`, or has failed;
-// returns how far it acknowledges.
-asio::awaitable<std::uint64_t> wait_commit(server::state& self, std::uint64_t wanted)
-{
-    auto& disk = self.core.disk;
-    if (!disk) {
-        co_return wanted;
-    }
-    if (disk->acknowledgeable() < wanted) {
-        // Yield once, so every connection whose bytes came in this turn of
-        // the loop appends its records first: then one write (and one
-        // fdatasync) covers them all, as Redis's beforeSleep does. Whatever
-        // is appended while that sync runs waits for the next one.
-        co_await asio::post(asio::use_awaitable);
-        disk->flush();
-        while (disk->acknowledgeable() < wanted && !disk->failed()) {
-            co_await self.disk_progress.async_wait(use_tuple);
-        }
-    }
-    co_return disk->acknowledgeable();
-}
-
-} // namespace
-
 asio::awaitable<session_fsm::action> perform_wait(server::state& self, session_fsm& fsm, session_fsm::action next)
 {
     switch (next.what) {
@@ -76,8 +50,24 @@ asio::awaitable<session_fsm::action> perform_wait(server::state& self, session_f
         co_return fsm.on_places(std::move(answer));
     }
     case session_fsm::action::kind::wait_commit: {
-        const std::uint64_t acknowledged = co_await wait_commit(self, next.commit);
-        co_return fsm.on_committed(acknowledged);
+        // Waits here, not in a coroutine of its own: one frame fewer to
+        // allocate for every request that stores a record.
+        auto& disk = self.core.disk;
+        if (!disk) {
+            co_return fsm.on_committed(next.commit);
+        }
+        if (disk->acknowledgeable() < next.commit) {
+            // Yield once, so every connection whose bytes came in this turn
+            // of the loop appends its records first: then one write (and one
+            // fdatasync) covers them all, as Redis's beforeSleep does.
+            // Whatever is appended while that sync runs waits for the next.
+            co_await asio::post(asio::use_awaitable);
+            disk->flush();
+            while (disk->acknowledgeable() < next.commit && !disk->failed()) {
+                co_await self.disk_progress.async_wait(use_tuple);
+            }
+        }
+        co_return fsm.on_committed(disk->acknowledgeable());
     }
     default:
         break;
