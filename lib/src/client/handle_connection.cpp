@@ -103,8 +103,8 @@ asio::awaitable<closed_by> serve_client(std::shared_ptr<server::state> self, cli
         }
         case session_fsm::action::kind::write: {
             const auto sent = send_now(session, next.bytes);
-            bool ok = sent && *sent == next.bytes.size();
-            if (sent && !ok) {
+            bool ok = sent.has_value();
+            if (ok && *sent < next.bytes.size()) {
                 auto rest = send_rest(session, next.bytes, *sent);
                 ok = co_await std::move(rest);
             }
